@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uStor block layer: the one vtable every disk is seen through (an NVMe
+ * namespace, a virtio-blk disk, ...). The asynchronous pair submit/poll is
+ * the primitive; the synchronous calls are built on it.
+ */
+#ifndef USTOR_BLOCK_H
+#define USTOR_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hal.h"
+#include "status.h"
+
+/* Operations a request can carry. */
+enum ustor_block_op {
+	USTOR_BLOCK_READ = 1,
+	USTOR_BLOCK_WRITE = 2,
+	USTOR_BLOCK_FLUSH = 3,        /* make volatile-cached writes durable */
+	USTOR_BLOCK_DISCARD = 4,      /* deallocate (TRIM); contents undefined */
+	USTOR_BLOCK_WRITE_ZEROES = 5  /* blocks read back as zeroes */
+};
+
+/* Device flags (ustor_block_device.flags). */
+#define USTOR_BDEV_F_READ_ONLY 0x01      /* writes are refused */
+#define USTOR_BDEV_F_VOLATILE_CACHE 0x02 /* flush is meaningful */
+#define USTOR_BDEV_F_DISCARD 0x04        /* DISCARD supported */
+#define USTOR_BDEV_F_WRITE_ZEROES 0x08   /* WRITE_ZEROES supported */
+#define USTOR_BDEV_F_UNUSABLE 0x10       /* listed, but I/O is refused (see status) */
+
+/* Request states (ustor_block_req.state), kept by the library. */
+#define USTOR_REQ_STATE_IDLE 0
+#define USTOR_REQ_STATE_ACTIVE 1
+#define USTOR_REQ_STATE_DONE 2
+
+/* Request flags (ustor_block_req.flags). */
+#define USTOR_REQ_F_FUA 0x01 /* write through to media */
+
+struct ustor_block_device;
+struct ustor_block_req;
+
+/* Completion callback: runs inside ustor_block_poll(); may resubmit. */
+typedef void (*ustor_block_done_fn)(struct ustor_block_req *req);
+
+/*
+ * One request. The caller owns the memory and fills the first group; it must
+ * not touch the request between a successful submit and its done callback.
+ */
+struct ustor_block_req {
+	/* Set by the caller. */
+	uint8_t op;             /* enum ustor_block_op */
+	uint8_t flags;          /* USTOR_REQ_F_* */
+	uint16_t queue;         /* queue index (0 = first); out-of-range = 0 */
+	uint32_t nblocks;       /* blocks, in units of block_size */
+	uint64_t lba;
+	void *buf;              /* nblocks * block_size bytes (< 4 GiB); NULL for flush/discard/zeroes */
+	ustor_block_done_fn done;
+	void *user;             /* for the caller; untouched */
+
+	/* Set on completion (before done is called). */
+	ustor_status status;
+	uint16_t nvme_status;   /* NVMe status field (SCT/SC/M/DNR, no phase), 0 if none */
+	uint64_t error_lba;     /* first LBA of the failing command, if any */
+
+	/* Driver private: do not touch. */
+	struct ustor_block_req *next_waiting;
+	void *drv;              /* the driver object serving it */
+	uint64_t next_lba;      /* first block not yet issued */
+	uint32_t left;          /* blocks not yet issued */
+	uint16_t in_flight;     /* commands issued, not yet completed */
+	uint8_t state;          /* USTOR_REQ_STATE_* */
+};
+
+struct ustor_block_ops {
+	/* Accept a request (already validated by ustor_block_submit). */
+	ustor_status (*submit)(struct ustor_block_device *bdev, struct ustor_block_req *req);
+	/* Reap completions of one queue; returns how many requests finished. */
+	unsigned (*poll)(struct ustor_block_device *bdev, uint16_t queue);
+	/* Forget a request that timed out: its done callback will never run,
+	 * late completions are ignored. Returns the reason to report (TIMEOUT,
+	 * FATAL, DEVICE_GONE) after logging the registers that matter. */
+	ustor_status (*cancel)(struct ustor_block_device *bdev, struct ustor_block_req *req);
+};
+
+struct ustor_block_device {
+	const struct ustor_block_ops *ops;
+	void *driver;            /* the driver's object (e.g. an NVMe namespace) */
+	const struct ustor_hal *hal;
+
+	uint64_t nblocks;        /* capacity in blocks */
+	uint32_t block_size;     /* bytes, a power of two */
+	uint8_t block_shift;     /* log2(block_size) */
+	uint8_t rsvd[3];
+	uint32_t flags;          /* USTOR_BDEV_F_* */
+	uint32_t max_blocks;     /* largest single device command (info only) */
+	uint16_t nqueues;        /* queues a request may name */
+	uint16_t rsvd2;
+	uint32_t timeout_ms;     /* bound of every synchronous call */
+	ustor_status unusable_reason; /* why USTOR_BDEV_F_UNUSABLE, else OK */
+
+	char name[16];           /* e.g. "nvme0n1" */
+	char model[41];          /* NUL-terminated, trailing spaces trimmed */
+	char serial[21];
+	char firmware[9];
+
+	/* DMA bounce buffer for synchronous calls on untranslatable buffers
+	 * (may be NULL: such buffers are then refused). Shared, not reentrant. */
+	uint8_t *bounce;
+	uint32_t bounce_len;
+};
+
+/* Validate and submit; on USTOR_OK done() runs later from ustor_block_poll. */
+ustor_status ustor_block_submit(struct ustor_block_device *bdev, struct ustor_block_req *req);
+
+/* Reap completions on `queue`; returns how many requests finished. */
+unsigned ustor_block_poll(struct ustor_block_device *bdev, uint16_t queue);
+
+/* Submit and poll until done or bdev->timeout_ms passes (then cancel). */
+ustor_status ustor_block_run(struct ustor_block_device *bdev, struct ustor_block_req *req);
+
+/* Synchronous read/write of nblocks at lba; bounces untranslatable buffers. */
+ustor_status ustor_block_read(struct ustor_block_device *bdev, uint64_t lba, uint32_t nblocks,
+			      void *buf);
+ustor_status ustor_block_write(struct ustor_block_device *bdev, uint64_t lba, uint32_t nblocks,
+			       const void *buf);
+
+/* Synchronous flush of the volatile write cache (OK when there is none). */
+ustor_status ustor_block_flush(struct ustor_block_device *bdev);
+
+/* Synchronous discard / write-zeroes; USTOR_ERR_UNSUPPORTED if absent. */
+ustor_status ustor_block_discard(struct ustor_block_device *bdev, uint64_t lba, uint32_t nblocks);
+ustor_status ustor_block_write_zeroes(struct ustor_block_device *bdev, uint64_t lba,
+				      uint32_t nblocks);
+
+#endif

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uStor NVMe driver: controller bring-up, admin commands, I/O queues and
+ * namespaces exposed as block devices.
+ *
+ * Typical use (a kernel found an NVMe function and mapped BAR0 uncached):
+ *
+ *   static struct ustor_nvme_ctrl ctrl;          // any memory, zeroed or not
+ *   struct ustor_nvme_config cfg;
+ *   ustor_nvme_config_default(&cfg);
+ *   if (ustor_nvme_ctrl_init(&ctrl, &hal, bar0, &cfg) == USTOR_OK) {
+ *       struct ustor_block_device *d = ustor_nvme_ns_bdev(&ctrl, 0);
+ *       ustor_block_read(d, 0, 1, sector);
+ *   }
+ *
+ * One controller object is driven by one CPU at a time unless the HAL
+ * supplies lock/unlock. Nothing here waits without a bound: every wait is a
+ * deadline on hal->now_ns.
+ */
+#ifndef USTOR_NVME_H
+#define USTOR_NVME_H
+
+#include <stdint.h>
+
+#include "block.h"
+#include "config.h"
+#include "hal.h"
+#include "nvme_spec.h"
+#include "sqcq.h"
+#include "status.h"
+
+/*
+ * Time some controllers need after CC.EN is cleared before CSTS may be read
+ * (HGST, WDC SN200, Samsung PM1725, Memblaze, Seagate Nytro freeze
+ * otherwise; Linux and FreeBSD wait this long). Put it in
+ * ustor_nvme_config.post_disable_delay_ms for such drives, or let
+ * ustor_nvme_quirks() pick it from the PCI IDs.
+ */
+#define USTOR_NVME_QUIRK_DISABLE_DELAY_MS 2300u
+
+/* Runtime settings for one controller; start from ustor_nvme_config_default. */
+struct ustor_nvme_config {
+	uint32_t io_queues;            /* I/O queue pairs to ask for (1..MAX) */
+	uint32_t io_queue_depth;       /* entries per I/O queue (clamped to CAP.MQES+1) */
+	uint32_t max_transfer_bytes;   /* cap on one command's data (0 = MDTS only) */
+	uint32_t post_disable_delay_ms;/* wait after CC.EN=0 before reading CSTS */
+	uint32_t min_ready_timeout_ms; /* floor under CAP.TO for enable/disable waits */
+	uint32_t admin_timeout_ms;     /* bound of each admin command */
+	uint32_t io_timeout_ms;        /* bound of each synchronous block call */
+	uint32_t shutdown_timeout_ms;  /* bound of the CC.SHN wait */
+	uint32_t io_retries;           /* retries of a failed command whose DNR is clear */
+	uint32_t bounce_bytes;         /* synchronous bounce buffer (0 = refuse untranslatable buffers) */
+	uint32_t pci_addr;             /* handle for hal->pci_cfg_*; used when use_pci_cfg */
+	uint8_t use_pci_cfg;           /* switch on Memory Space + Bus Master Enable */
+	uint8_t use_mmio64;            /* 64-bit register access instead of 32-bit halves */
+	uint8_t index;                 /* controller number, for names ("nvme<index>n<nsid>") */
+	uint8_t rsvd;
+};
+
+/* Fill `cfg` with defaults: 1 I/O queue of 256, 5 s admin, 30 s I/O, ... */
+void ustor_nvme_config_default(struct ustor_nvme_config *cfg);
+
+/* Pick known quirks (e.g. the post-disable delay) from PCI vendor/device IDs. */
+void ustor_nvme_quirks(struct ustor_nvme_config *cfg, uint16_t vendor, uint16_t device);
+
+/* Decoded Identify Controller fields uStor keeps. */
+struct ustor_nvme_ctrl_info {
+	uint16_t vid;
+	uint16_t ssvid;
+	char serial[21];   /* NUL-terminated, trailing spaces trimmed */
+	char model[41];
+	char firmware[9];
+	uint8_t mdts;      /* raw: log2 in MPSMIN units, 0 = no limit */
+	uint8_t vwc;       /* bit 0: volatile write cache present */
+	uint16_t cntlid;
+	uint32_t ver;      /* from Identify, else the VS register */
+	uint16_t oacs;
+	uint16_t oncs;
+	uint32_t nn;       /* highest namespace id */
+	uint32_t sgls;
+	uint8_t frmw;
+	uint8_t lpa;
+	uint8_t elpe;      /* error log entries - 1 */
+	uint8_t rsvd;
+};
+
+/* Decoded Identify Namespace fields. */
+struct ustor_nvme_ns_info {
+	uint32_t nsid;
+	uint64_t nsze;
+	uint64_t ncap;
+	uint64_t nuse;
+	uint8_t nlbaf;             /* number of formats (1-based here) */
+	uint8_t flbas_index;       /* format in use */
+	uint8_t extended_md;       /* metadata at the end of each block's data */
+	uint8_t dlfeat;
+	uint32_t lbaf[USTOR_NVME_MAX_LBAF]; /* raw formats: see USTOR_NVME_LBAF_* */
+	uint32_t block_size;       /* data bytes per block of the format in use */
+	uint16_t ms;               /* metadata bytes per block of the format in use */
+	uint8_t lbads;             /* log2(block_size) */
+	uint8_t rsvd;
+};
+
+/* Decoded SMART / health log (02h). 128-bit counters saturate at 2^64-1. */
+struct ustor_nvme_smart_info {
+	uint8_t critical_warning;  /* USTOR_NVME_SMART_CW_* bits */
+	uint8_t avail_spare;       /* percent */
+	uint8_t spare_thresh;      /* percent */
+	uint8_t percent_used;
+	uint16_t temperature_k;    /* composite, kelvin */
+	uint16_t rsvd;
+	uint64_t data_units_read;  /* thousands of 512-byte units */
+	uint64_t data_units_written;
+	uint64_t host_reads;
+	uint64_t host_writes;
+	uint64_t ctrl_busy_minutes;
+	uint64_t power_cycles;
+	uint64_t power_on_hours;
+	uint64_t unsafe_shutdowns;
+	uint64_t media_errors;
+	uint64_t error_log_entries;
+	uint32_t warning_temp_minutes;
+	uint32_t critical_temp_minutes;
+};
+
+/* Decoded error information log entry (01h). */
+struct ustor_nvme_error_info {
+	uint64_t error_count;      /* 0: entry unused */
+	uint16_t sqid;
+	uint16_t cid;
+	uint16_t status;           /* status field without phase */
+	uint16_t param_error_location;
+	uint64_t lba;
+	uint32_t nsid;
+	uint32_t rsvd;
+};
+
+/* Decoded firmware slot log (03h). */
+struct ustor_nvme_fw_info {
+	uint8_t active_slot;       /* 1..7 */
+	uint8_t next_slot;         /* 0: no change at next reset */
+	char revision[7][9];       /* per slot 1..7, NUL-terminated, "" if empty */
+};
+
+/* A raw command for passthrough: fields in CPU order; cid and PRPs are set
+ * by the library. */
+struct ustor_nvme_cmd {
+	uint8_t opcode;
+	uint8_t flags;
+	uint16_t rsvd;
+	uint32_t nsid;
+	uint32_t cdw2, cdw3;
+	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
+};
+
+/* A raw completion: dw0 result and status field (no phase). */
+struct ustor_nvme_cpl {
+	uint32_t dw0;
+	uint16_t status;
+	uint16_t rsvd;
+};
+
+/* Per-command bookkeeping, one per queue slot (internal layout). */
+struct ustor_nvme_slot {
+	void *owner;             /* request being served; NULL = free or abandoned */
+	uint8_t *prp_list;       /* this slot's PRP list area (DMA) */
+	ustor_bus_addr prp_bus;
+	uint64_t lba;            /* chunk served, for retries and error reports */
+	uint32_t nblocks;
+	uint32_t buf_off;        /* offset of the chunk inside the request buffer */
+	uint8_t kind;            /* free, block chunk, raw, abandoned */
+	uint8_t retries_left;
+	uint8_t gen;             /* high 6 bits of the command id */
+	uint8_t opcode;
+};
+
+/* One queue pair with its slots and PRP list pool. */
+struct ustor_nvme_queue {
+	struct ustor_sqcq ring;
+	struct ustor_nvme_slot *slots;  /* depth entries (HAL memory) */
+	uint16_t *free_ids;             /* stack of free slot indices */
+	uint16_t nfree;
+	uint16_t rsvd;
+	uint32_t prp_area_bytes;        /* PRP list bytes per slot */
+	uint8_t *prp_pool;              /* depth * prp_area_bytes, page aligned */
+	ustor_bus_addr prp_pool_bus;
+	uint8_t *dsm_page;              /* page-aligned DSM range buffer */
+	ustor_bus_addr dsm_bus;
+	void *dsm_owner;                /* slot using the DSM page, NULL = free */
+	struct ustor_block_req *waiting;/* requests with chunks not yet issued */
+	struct ustor_block_req *waiting_tail;
+	uint32_t bad_cqe;               /* completions with an unknown command id */
+	volatile uint32_t lock_word;    /* for hal->lock */
+	void *bookkeeping;              /* slots + free_ids allocation */
+	uint32_t bookkeeping_bytes;
+	uint32_t prp_pool_bytes;
+};
+
+struct ustor_nvme_ctrl;
+
+/* One namespace, seen by the kernel through `bdev`. */
+struct ustor_nvme_ns {
+	struct ustor_block_device bdev;
+	struct ustor_nvme_ctrl *ctrl;
+	struct ustor_nvme_ns_info info;
+	uint32_t max_chunk_blocks;      /* blocks per read/write command */
+};
+
+struct ustor_nvme_ctrl {
+	const struct ustor_hal *hal;
+	volatile uint8_t *regs;
+	struct ustor_nvme_config cfg;
+	uint64_t cap;
+	uint32_t vs;
+	uint32_t dstrd;
+	uint32_t page_size;             /* chosen CC.MPS in bytes */
+	uint8_t page_shift;
+	uint8_t state;                  /* internal lifecycle state */
+	uint8_t rsvd[2];
+	uint32_t mqes1;                 /* CAP.MQES + 1 (32-bit: MQES may be 0xFFFF) */
+	uint32_t ready_timeout_ms;      /* from CAP.TO, with the configured floor */
+	uint32_t max_transfer;          /* bytes per command after MDTS and the cap */
+	struct ustor_nvme_ctrl_info info;
+
+	struct ustor_nvme_queue admin;
+	uint8_t *admin_buf;             /* one page for identify/log/feature data */
+	ustor_bus_addr admin_buf_bus;
+
+	struct ustor_nvme_queue io[USTOR_NVME_MAX_IO_QUEUES];
+	uint16_t nio;                   /* I/O queues created */
+	uint16_t io_depth;
+
+	uint8_t *bounce;                /* sync bounce buffer shared by namespaces */
+	ustor_bus_addr bounce_bus;
+
+	struct ustor_nvme_ns ns[USTOR_NVME_MAX_NAMESPACES];
+	uint32_t nns;                   /* namespaces exposed */
+	uint32_t ns_skipped;            /* active namespaces beyond the array */
+};
+
+/*
+ * Bring a controller up: PCI enable, disable, admin queue, enable, Identify,
+ * Number of Queues, I/O queues, and every active namespace as a block
+ * device. `regs` is BAR0 mapped uncached. On failure everything allocated is
+ * freed and the log says why (with CAP/CC/CSTS).
+ */
+ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ustor_hal *hal,
+				  volatile void *regs, const struct ustor_nvme_config *cfg);
+
+/*
+ * Orderly shutdown: delete I/O queues (SQs then CQs), CC.SHN normal, wait
+ * for CSTS.SHST complete (bounded), free all memory. Block devices of this
+ * controller are dead afterwards.
+ */
+ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl);
+
+/* Read CSTS: USTOR_OK, USTOR_ERR_FATAL (CFS), USTOR_ERR_DEVICE_GONE (all ones)
+ * or USTOR_ERR_NOT_READY (RDY clear). */
+ustor_status ustor_nvme_ctrl_check(struct ustor_nvme_ctrl *ctrl);
+
+/* Number of namespaces exposed as block devices. */
+uint32_t ustor_nvme_ns_count(const struct ustor_nvme_ctrl *ctrl);
+
+/* Block device of the idx-th exposed namespace (ascending NSID), or NULL. */
+struct ustor_block_device *ustor_nvme_ns_bdev(struct ustor_nvme_ctrl *ctrl, uint32_t idx);
+
+/* Namespace object by NSID; USTOR_ERR_NO_NAMESPACE if not active/exposed. */
+ustor_status ustor_nvme_ns_find(struct ustor_nvme_ctrl *ctrl, uint32_t nsid,
+				struct ustor_nvme_ns **out_ns);
+
+/* ---- Admin commands (synchronous, bounded by cfg.admin_timeout_ms) ---- */
+
+/* Identify Controller, decoded into *out. */
+ustor_status ustor_nvme_identify_ctrl(struct ustor_nvme_ctrl *ctrl,
+				      struct ustor_nvme_ctrl_info *out);
+
+/* Identify Namespace `nsid`, decoded and validated into *out. */
+ustor_status ustor_nvme_identify_ns(struct ustor_nvme_ctrl *ctrl, uint32_t nsid,
+				    struct ustor_nvme_ns_info *out);
+
+/* Active namespace IDs greater than `start` (CNS 02h), ascending, at most `max`. */
+ustor_status ustor_nvme_active_ns_list(struct ustor_nvme_ctrl *ctrl, uint32_t start,
+				       uint32_t *out_ids, uint32_t max, uint32_t *out_count);
+
+/* Get Features `fid` (cdw11 as given); the result dword in *out_dw0. */
+ustor_status ustor_nvme_get_features(struct ustor_nvme_ctrl *ctrl, uint8_t fid, uint32_t cdw11,
+				     uint32_t *out_dw0);
+
+/* Set Features `fid` to `cdw11`; the result dword (may be NULL) in *out_dw0. */
+ustor_status ustor_nvme_set_features(struct ustor_nvme_ctrl *ctrl, uint8_t fid, uint32_t cdw11,
+				     uint32_t *out_dw0);
+
+/* Volatile write cache on/off (Feature 06h); UNSUPPORTED when VWC absent. */
+ustor_status ustor_nvme_set_write_cache(struct ustor_nvme_ctrl *ctrl, int enable);
+ustor_status ustor_nvme_get_write_cache(struct ustor_nvme_ctrl *ctrl, int *out_enabled);
+
+/* Ask for nsq/ncq I/O queues (1-based); granted counts (1-based) returned. */
+ustor_status ustor_nvme_set_num_queues(struct ustor_nvme_ctrl *ctrl, uint16_t nsq, uint16_t ncq,
+				       uint16_t *out_nsq, uint16_t *out_ncq);
+
+/* Arbitration (01h): burst as log2 (7 = unlimited) and weights. */
+ustor_status ustor_nvme_set_arbitration(struct ustor_nvme_ctrl *ctrl, uint8_t burst_log2,
+					uint8_t low, uint8_t medium, uint8_t high);
+
+/* Interrupt coalescing (08h): threshold (entries, 0-based) and time (100 us units). */
+ustor_status ustor_nvme_set_irq_coalescing(struct ustor_nvme_ctrl *ctrl, uint8_t threshold,
+					   uint8_t time_100us);
+
+/* SMART / health log for `nsid` (0xFFFFFFFF = controller-wide), decoded. */
+ustor_status ustor_nvme_get_smart(struct ustor_nvme_ctrl *ctrl, uint32_t nsid,
+				  struct ustor_nvme_smart_info *out);
+
+/* Up to `max` error log entries (newest first as the device returns them). */
+ustor_status ustor_nvme_get_error_log(struct ustor_nvme_ctrl *ctrl,
+				      struct ustor_nvme_error_info *out, uint32_t max,
+				      uint32_t *out_count);
+
+/* Firmware slot information, decoded. */
+ustor_status ustor_nvme_get_fw_slots(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_fw_info *out);
+
+/* Create/delete one I/O CQ or SQ on the controller (used by init/shutdown). */
+ustor_status ustor_nvme_create_io_cq(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+ustor_status ustor_nvme_create_io_sq(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+ustor_status ustor_nvme_delete_io_queue(struct ustor_nvme_ctrl *ctrl, uint8_t opcode, uint16_t qid);
+
+/*
+ * Raw admin command for what the library does not wrap. `buf` (may be NULL)
+ * of `len` bytes, at most one page, is copied through the library's admin
+ * page in the direction `to_device` says. *out gets dw0 and status.
+ */
+ustor_status ustor_nvme_admin_passthrough(struct ustor_nvme_ctrl *ctrl,
+					  const struct ustor_nvme_cmd *cmd, void *buf,
+					  uint32_t len, int to_device, struct ustor_nvme_cpl *out);
+
+/*
+ * Raw I/O command on I/O queue `queue`; `buf` (may be NULL) must be
+ * translatable by the HAL and at most max_transfer bytes; PRPs are built by
+ * the library. Synchronous, bounded by cfg.io_timeout_ms.
+ */
+ustor_status ustor_nvme_io_passthrough(struct ustor_nvme_ctrl *ctrl, uint16_t queue,
+				       const struct ustor_nvme_cmd *cmd, void *buf, uint32_t len,
+				       struct ustor_nvme_cpl *out);
+
+/* ---- Status decoding ---- */
+
+/* Readable name of an NVMe status field (SCT/SC), e.g. "LBA Out of Range". */
+const char *ustor_nvme_status_name(uint16_t status);
+
+/* Readable name of a status code type, e.g. "Media and Data Integrity". */
+const char *ustor_nvme_sct_name(uint16_t status);
+
+/* Map an NVMe status field to the library's enum (0 -> USTOR_OK). */
+ustor_status ustor_nvme_status_to_ustor(uint16_t status);
+
+#endif

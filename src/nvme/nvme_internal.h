@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces between the NVMe driver's files. */
+#ifndef USTOR_NVME_INTERNAL_H
+#define USTOR_NVME_INTERNAL_H
+
+#include "ustor/endian.h"
+#include "ustor/nvme.h"
+
+#include "../core/log.h"
+#include "../core/mem.h"
+
+/* Controller lifecycle (ctrl->state). */
+#define USTOR_NVME_STATE_OFF 0
+#define USTOR_NVME_STATE_READY 1
+#define USTOR_NVME_STATE_SHUT_DOWN 2
+
+/* Slot kinds. */
+#define USTOR_NVME_SLOT_FREE 0
+#define USTOR_NVME_SLOT_BLOCK 1     /* one chunk of a block request */
+#define USTOR_NVME_SLOT_RAW 2       /* a synchronous raw/admin command */
+#define USTOR_NVME_SLOT_ABANDONED 3 /* owner timed out; drop the late completion */
+
+/* Command id: slot index in bits 9:0, generation in bits 15:10. */
+#define USTOR_NVME_CID_SLOT_BITS 10
+#define USTOR_NVME_CID_SLOT_MASK 0x3ffu
+
+/* Largest transfer used when MDTS says "unlimited" and no cap is set. */
+#define USTOR_NVME_DEFAULT_MAX_TRANSFER (2u * 1024u * 1024u)
+
+/* A synchronous command waiting for its completion. */
+struct ustor_nvme_raw {
+	struct ustor_nvme_cpl cpl;
+	int done;
+};
+
+/* Registers (nvme_regs.c). 64-bit ones go as two 32-bit halves, low first,
+ * unless cfg.use_mmio64 (HARDWARE.md item 4). */
+uint32_t ustor_nvme_rd32(const struct ustor_nvme_ctrl *ctrl, uint32_t off);
+void ustor_nvme_wr32(const struct ustor_nvme_ctrl *ctrl, uint32_t off, uint32_t val);
+uint64_t ustor_nvme_rd64(const struct ustor_nvme_ctrl *ctrl, uint32_t off);
+void ustor_nvme_wr64(const struct ustor_nvme_ctrl *ctrl, uint32_t off, uint64_t val);
+/* Log CAP, CC and CSTS with a reason. */
+void ustor_nvme_log_regs(const struct ustor_nvme_ctrl *ctrl, const char *why);
+
+/* Queues (nvme_queue.c). */
+ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+				   uint16_t qid, uint16_t depth, int io);
+void ustor_nvme_queue_fini(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Take a free slot (index) or return -1. */
+int ustor_nvme_slot_get(struct ustor_nvme_queue *q);
+void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx);
+/* Command id for a slot's current generation. */
+static inline uint16_t ustor_nvme_cid(const struct ustor_nvme_queue *q, unsigned idx)
+{
+	return (uint16_t)(idx | ((unsigned)q->slots[idx].gen << USTOR_NVME_CID_SLOT_BITS));
+}
+/* Reap completions, ring the CQ doorbell once, issue waiting requests;
+ * returns block requests finished. Caller holds the queue lock. */
+unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Run one raw command synchronously on q, bounded by timeout_ms. `sqe` is
+ * completed with the cid. Status != 0 from the device -> mapped error. */
+ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+			     struct ustor_nvme_sqe *sqe, uint32_t timeout_ms,
+			     struct ustor_nvme_cpl *out);
+/* Admin command with the admin page as its data buffer. */
+ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
+			      struct ustor_nvme_cpl *out);
+/* Bounded wait, between polls: spin first, then back off (1 us .. 1 ms). */
+void ustor_nvme_backoff(const struct ustor_hal *hal, uint32_t *spins);
+
+/* PRPs for [buf, buf+len) (nvme_prp.c). Uses the slot's PRP list area. */
+ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
+				  const struct ustor_nvme_slot *slot, const uint8_t *buf,
+				  uint32_t len, struct ustor_nvme_sqe *sqe);
+/* PRP list bytes one slot needs for transfers up to max_transfer. */
+uint32_t ustor_nvme_prp_area_bytes(uint32_t max_transfer, uint32_t page_size);
+
+/* I/O (nvme_io.c). */
+extern const struct ustor_block_ops ustor_nvme_ns_ops;
+/* A block chunk completed (called by queue processing). Returns 1 when the
+ * whole request finished. */
+int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+			   unsigned idx, const struct ustor_nvme_cqe *cqe);
+/* Issue what waiting requests can now issue. */
+void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+
+/* Namespaces (nvme_ns.c). */
+ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl);
+
+/* Identify decoding (nvme_identify.c). */
+void ustor_nvme_decode_id_ctrl(const struct ustor_nvme_id_ctrl *id, struct ustor_nvme_ctrl_info *out);
+ustor_status ustor_nvme_decode_id_ns(const struct ustor_nvme_id_ns *id, uint32_t nsid,
+				     struct ustor_nvme_ns_info *out);
+
+/* Lock helpers: no-ops when the HAL has no lock. */
+static inline void ustor_nvme_lock(const struct ustor_hal *hal, struct ustor_nvme_queue *q)
+{
+	if (hal->lock != NULL)
+		hal->lock(hal->ctx, &q->lock_word);
+}
+
+static inline void ustor_nvme_unlock(const struct ustor_hal *hal, struct ustor_nvme_queue *q)
+{
+	if (hal->unlock != NULL)
+		hal->unlock(hal->ctx, &q->lock_word);
+}
+
+#endif

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* Namespace discovery: every active namespace becomes a block device. */
+#include "nvme_internal.h"
+
+static void ustor_nvme_ns_setup(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_ns *ns,
+				const struct ustor_nvme_ns_info *info)
+{
+	struct ustor_block_device *b = &ns->bdev;
+	uint32_t chunk;
+
+	ustor_memset(ns, 0, sizeof(*ns));
+	ns->ctrl = ctrl;
+	ns->info = *info;
+	b->ops = &ustor_nvme_ns_ops;
+	b->driver = ns;
+	b->hal = ctrl->hal;
+	b->nblocks = info->nsze;
+	b->block_size = info->block_size;
+	b->block_shift = info->lbads;
+	b->nqueues = ctrl->nio;
+	b->timeout_ms = ctrl->cfg.io_timeout_ms;
+	ustor_fmt(b->name, sizeof(b->name), "nvme%un%u", (unsigned)ctrl->cfg.index, info->nsid);
+	ustor_memcpy(b->model, ctrl->info.model, sizeof(b->model));
+	ustor_memcpy(b->serial, ctrl->info.serial, sizeof(b->serial));
+	ustor_memcpy(b->firmware, ctrl->info.firmware, sizeof(b->firmware));
+	if (ctrl->info.vwc & USTOR_NVME_VWC_PRESENT)
+		b->flags |= USTOR_BDEV_F_VOLATILE_CACHE;
+	if (ctrl->info.oncs & USTOR_NVME_ONCS_DSM)
+		b->flags |= USTOR_BDEV_F_DISCARD;
+	if (ctrl->info.oncs & USTOR_NVME_ONCS_WRITE_ZEROES)
+		b->flags |= USTOR_BDEV_F_WRITE_ZEROES;
+	if (ctrl->bounce != NULL && ctrl->cfg.bounce_bytes >= info->block_size) {
+		b->bounce = ctrl->bounce;
+		b->bounce_len = ctrl->cfg.bounce_bytes & ~(info->block_size - 1u);
+	}
+	chunk = ctrl->max_transfer >> info->lbads;
+	if (chunk > 0x10000u) /* NLB is a 16-bit zero-based count */
+		chunk = 0x10000u;
+	ns->max_chunk_blocks = chunk;
+	b->max_blocks = chunk;
+
+	/* Formats with metadata carry extra bytes per block (inline or through
+	 * MPTR) that a data-sized buffer has no room for (HARDWARE.md item 10):
+	 * list the namespace, refuse its I/O. */
+	if (info->ms != 0) {
+		b->flags |= USTOR_BDEV_F_UNUSABLE;
+		b->unusable_reason = USTOR_ERR_UNSUPPORTED;
+		USTOR_WARN(ctrl->hal, "%s: LBA format %u has %u metadata bytes per block: I/O refused",
+			   b->name, (unsigned)info->flbas_index, (unsigned)info->ms);
+	} else if (chunk == 0) {
+		b->flags |= USTOR_BDEV_F_UNUSABLE;
+		b->unusable_reason = USTOR_ERR_UNSUPPORTED;
+		USTOR_WARN(ctrl->hal, "%s: block size %u exceeds the transfer limit %u", b->name,
+			   info->block_size, ctrl->max_transfer);
+	}
+}
+
+static ustor_status ustor_nvme_ns_add(struct ustor_nvme_ctrl *ctrl, uint32_t nsid)
+{
+	struct ustor_nvme_ns_info info;
+	ustor_status st;
+
+	st = ustor_nvme_identify_ns(ctrl, nsid, &info);
+	if (st == USTOR_ERR_NO_NAMESPACE)
+		return USTOR_OK; /* inactive: nothing to expose */
+	if (st == USTOR_ERR_BAD_DEVICE)
+		return USTOR_OK; /* logged; skip this one, keep the others */
+	if (st != USTOR_OK)
+		return st;
+	if (ctrl->nns >= USTOR_NVME_MAX_NAMESPACES) {
+		ctrl->ns_skipped++;
+		return USTOR_OK;
+	}
+	ustor_nvme_ns_setup(ctrl, &ctrl->ns[ctrl->nns], &info);
+	USTOR_INFO(ctrl->hal, "%s: %llu blocks of %u bytes%s", ctrl->ns[ctrl->nns].bdev.name,
+		   (unsigned long long)info.nsze, info.block_size,
+		   info.ms ? " (with metadata)" : "");
+	ctrl->nns++;
+	return USTOR_OK;
+}
+
+ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl)
+{
+	uint32_t ids[64];
+	uint32_t start = 0;
+	uint32_t n;
+	uint32_t i;
+	ustor_status st;
+
+	ctrl->nns = 0;
+	ctrl->ns_skipped = 0;
+	for (;;) {
+		st = ustor_nvme_active_ns_list(ctrl, start, ids, 64, &n);
+		if (st == USTOR_ERR_DEVICE || st == USTOR_ERR_UNSUPPORTED)
+			break; /* NVMe 1.0 has no CNS 02h: probe 1..NN below */
+		if (st != USTOR_OK)
+			return st;
+		for (i = 0; i < n; i++) {
+			st = ustor_nvme_ns_add(ctrl, ids[i]);
+			if (st != USTOR_OK)
+				return st;
+		}
+		if (n < 64)
+			return USTOR_OK;
+		start = ids[n - 1];
+	}
+	for (i = 1; i <= ctrl->info.nn && i <= 1024u; i++) {
+		st = ustor_nvme_ns_add(ctrl, i);
+		if (st != USTOR_OK)
+			return st;
+	}
+	return USTOR_OK;
+}
+
+uint32_t ustor_nvme_ns_count(const struct ustor_nvme_ctrl *ctrl)
+{
+	return ctrl != NULL ? ctrl->nns : 0;
+}
+
+struct ustor_block_device *ustor_nvme_ns_bdev(struct ustor_nvme_ctrl *ctrl, uint32_t idx)
+{
+	if (ctrl == NULL || idx >= ctrl->nns)
+		return NULL;
+	return &ctrl->ns[idx].bdev;
+}
+
+ustor_status ustor_nvme_ns_find(struct ustor_nvme_ctrl *ctrl, uint32_t nsid,
+				struct ustor_nvme_ns **out_ns)
+{
+	uint32_t i;
+
+	if (ctrl == NULL || out_ns == NULL)
+		return USTOR_ERR_INVALID_ARG;
+	*out_ns = NULL;
+	for (i = 0; i < ctrl->nns; i++) {
+		if (ctrl->ns[i].info.nsid == nsid) {
+			*out_ns = &ctrl->ns[i];
+			return USTOR_OK;
+		}
+	}
+	return USTOR_ERR_NO_NAMESPACE;
+}

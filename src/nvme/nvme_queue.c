@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* NVMe queue pairs: slots, command ids, completion processing, synchronous
+ * command execution. */
+#include "nvme_internal.h"
+
+ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+				   uint16_t qid, uint16_t depth, int io)
+{
+	const struct ustor_hal *hal = ctrl->hal;
+	ustor_bus_addr ignored;
+	ustor_status st;
+	uint32_t nslots = (uint32_t)depth - 1u; /* a full SQ holds depth - 1 commands */
+	uint32_t i;
+
+	ustor_memset(q, 0, sizeof(*q));
+	st = ustor_sqcq_init(&q->ring, hal, ctrl->regs, qid, depth, ctrl->dstrd, ctrl->page_size);
+	if (st != USTOR_OK)
+		return st;
+
+	q->bookkeeping_bytes = nslots * (uint32_t)(sizeof(struct ustor_nvme_slot) + sizeof(uint16_t));
+	q->bookkeeping = hal->dma_alloc(hal->ctx, q->bookkeeping_bytes, 16, &ignored);
+	if (q->bookkeeping == NULL)
+		goto nomem;
+	q->slots = (struct ustor_nvme_slot *)q->bookkeeping;
+	q->free_ids = (uint16_t *)(void *)(q->slots + nslots);
+
+	if (io) {
+		q->prp_area_bytes = ustor_nvme_prp_area_bytes(ctrl->max_transfer, ctrl->page_size);
+		q->prp_pool_bytes = nslots * q->prp_area_bytes;
+		if (q->prp_pool_bytes != 0) {
+			q->prp_pool = hal->dma_alloc(hal->ctx, q->prp_pool_bytes, ctrl->page_size,
+						     &q->prp_pool_bus);
+			if (q->prp_pool == NULL)
+				goto nomem;
+		}
+		/* DSM range lists get a page of their own: some controllers
+		 * want them page aligned (HARDWARE.md item 6). */
+		q->dsm_page = hal->dma_alloc(hal->ctx, ctrl->page_size, ctrl->page_size, &q->dsm_bus);
+		if (q->dsm_page == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < nslots; i++) {
+		struct ustor_nvme_slot *s = &q->slots[i];
+		if (q->prp_pool != NULL) {
+			s->prp_list = q->prp_pool + i * q->prp_area_bytes;
+			s->prp_bus = q->prp_pool_bus + (ustor_bus_addr)i * q->prp_area_bytes;
+		}
+		/* Hand out low indices first. */
+		q->free_ids[i] = (uint16_t)(nslots - 1u - i);
+	}
+	q->nfree = (uint16_t)nslots;
+	return USTOR_OK;
+nomem:
+	ustor_nvme_queue_fini(ctrl, q);
+	return USTOR_ERR_NO_MEMORY;
+}
+
+void ustor_nvme_queue_fini(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
+{
+	const struct ustor_hal *hal = ctrl->hal;
+
+	if (q->dsm_page != NULL)
+		hal->dma_free(hal->ctx, q->dsm_page, ctrl->page_size);
+	if (q->prp_pool != NULL)
+		hal->dma_free(hal->ctx, q->prp_pool, q->prp_pool_bytes);
+	if (q->bookkeeping != NULL)
+		hal->dma_free(hal->ctx, q->bookkeeping, q->bookkeeping_bytes);
+	ustor_sqcq_fini(&q->ring);
+	ustor_memset(q, 0, sizeof(*q));
+}
+
+int ustor_nvme_slot_get(struct ustor_nvme_queue *q)
+{
+	unsigned idx;
+
+	if (q->nfree == 0)
+		return -1;
+	idx = q->free_ids[--q->nfree];
+	/* A new generation per use: a late or forged completion of an earlier
+	 * use of this slot no longer matches. */
+	q->slots[idx].gen = (uint8_t)((q->slots[idx].gen + 1u) & 0x3fu);
+	return (int)idx;
+}
+
+void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx)
+{
+	q->slots[idx].kind = USTOR_NVME_SLOT_FREE;
+	q->slots[idx].owner = NULL;
+	q->free_ids[q->nfree++] = (uint16_t)idx;
+}
+
+unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
+{
+	struct ustor_nvme_cqe cqe;
+	unsigned finished = 0;
+	uint32_t nslots = (uint32_t)q->ring.depth - 1u;
+
+	while (ustor_sqcq_reap(&q->ring, &cqe)) {
+		unsigned idx = cqe.cid & USTOR_NVME_CID_SLOT_MASK;
+		struct ustor_nvme_slot *s;
+
+		/* The command id comes from the device: check it names a slot
+		 * in use with the current generation before trusting it. */
+		if (idx >= nslots || q->slots[idx].kind == USTOR_NVME_SLOT_FREE ||
+		    cqe.cid != ustor_nvme_cid(q, idx)) {
+			q->bad_cqe++;
+			USTOR_ERR(ctrl->hal, "nvme%u: q%u: completion with unknown command id %04x (status %04x) ignored",
+				  (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid, (unsigned)cqe.cid,
+				  (unsigned)cqe.status);
+			continue;
+		}
+		s = &q->slots[idx];
+		switch (s->kind) {
+		case USTOR_NVME_SLOT_BLOCK:
+			finished += (unsigned)ustor_nvme_io_complete(ctrl, q, idx, &cqe);
+			break;
+		case USTOR_NVME_SLOT_RAW: {
+			struct ustor_nvme_raw *raw = (struct ustor_nvme_raw *)s->owner;
+			raw->cpl.dw0 = cqe.dw0;
+			raw->cpl.status = cqe.status;
+			raw->done = 1;
+			ustor_nvme_slot_put(q, idx);
+			break;
+		}
+		default: /* abandoned: its owner gave up; now the slot is free */
+			if (q->dsm_owner == (void *)s)
+				q->dsm_owner = NULL;
+			ustor_nvme_slot_put(q, idx);
+			break;
+		}
+	}
+	ustor_sqcq_ring_cq(&q->ring);
+	if (q->waiting != NULL)
+		ustor_nvme_io_issue_waiting(ctrl, q);
+	return finished;
+}
+
+void ustor_nvme_backoff(const struct ustor_hal *hal, uint32_t *spins)
+{
+	uint32_t n = ++*spins;
+
+	if (hal->yield != NULL)
+		hal->yield(hal->ctx);
+	if (n <= 64)
+		return;
+	n -= 64;
+	hal->delay_us(hal->ctx, n < 10 ? (1u << n) : 1000u);
+}
+
+ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+			     struct ustor_nvme_sqe *sqe, uint32_t timeout_ms,
+			     struct ustor_nvme_cpl *out)
+{
+	const struct ustor_hal *hal = ctrl->hal;
+	struct ustor_nvme_raw raw;
+	uint64_t deadline;
+	uint32_t spins = 0;
+	ustor_status st;
+	int idx;
+
+	raw.done = 0;
+	raw.cpl.dw0 = 0;
+	raw.cpl.status = 0;
+	raw.cpl.rsvd = 0;
+	ustor_nvme_lock(hal, q);
+	idx = ustor_nvme_slot_get(q);
+	if (idx < 0) {
+		ustor_nvme_unlock(hal, q);
+		return USTOR_ERR_BUSY;
+	}
+	q->slots[idx].kind = USTOR_NVME_SLOT_RAW;
+	q->slots[idx].owner = &raw;
+	q->slots[idx].opcode = (uint8_t)sqe->cdw0;
+	sqe->cdw0 = (sqe->cdw0 & 0xffffu) | ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16);
+	st = ustor_sqcq_push(&q->ring, sqe);
+	if (st != USTOR_OK) {
+		ustor_nvme_slot_put(q, (unsigned)idx);
+		ustor_nvme_unlock(hal, q);
+		return st;
+	}
+	ustor_sqcq_ring_sq(&q->ring);
+	ustor_nvme_unlock(hal, q);
+
+	deadline = hal->now_ns(hal->ctx) + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		ustor_nvme_lock(hal, q);
+		ustor_nvme_queue_process(ctrl, q);
+		if (raw.done) {
+			ustor_nvme_unlock(hal, q);
+			break;
+		}
+		if (hal->now_ns(hal->ctx) >= deadline) {
+			/* Give the slot up; a late completion is dropped. */
+			q->slots[idx].kind = USTOR_NVME_SLOT_ABANDONED;
+			q->slots[idx].owner = NULL;
+			ustor_nvme_unlock(hal, q);
+			USTOR_ERR(hal, "nvme%u: q%u: opcode %02x timed out after %u ms",
+				  (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid,
+				  (unsigned)(sqe->cdw0 & 0xffu), timeout_ms);
+			ustor_nvme_log_regs(ctrl, "command timeout");
+			st = ustor_nvme_ctrl_check(ctrl);
+			return (st == USTOR_ERR_FATAL || st == USTOR_ERR_DEVICE_GONE) ? st
+										     : USTOR_ERR_TIMEOUT;
+		}
+		ustor_nvme_unlock(hal, q);
+		ustor_nvme_backoff(hal, &spins);
+	}
+	if (out != NULL)
+		*out = raw.cpl;
+	if (raw.cpl.status != 0) {
+		USTOR_WARN(hal, "nvme%u: q%u: opcode %02x failed: %s (sct %u sc %02x%s%s)",
+			   (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid,
+			   (unsigned)(sqe->cdw0 & 0xffu), ustor_nvme_status_name(raw.cpl.status),
+			   USTOR_NVME_STATUS_SCT(raw.cpl.status), USTOR_NVME_STATUS_SC(raw.cpl.status),
+			   USTOR_NVME_STATUS_DNR(raw.cpl.status) ? ", do not retry" : "",
+			   USTOR_NVME_STATUS_MORE(raw.cpl.status) ? ", more in error log" : "");
+		return ustor_nvme_status_to_ustor(raw.cpl.status);
+	}
+	return USTOR_OK;
+}
+
+ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
+			      struct ustor_nvme_cpl *out)
+{
+	if (ctrl->state != USTOR_NVME_STATE_READY && ctrl->admin.ring.sq == NULL)
+		return USTOR_ERR_NOT_READY;
+	return ustor_nvme_exec(ctrl, &ctrl->admin, sqe, ctrl->cfg.admin_timeout_ms, out);
+}
