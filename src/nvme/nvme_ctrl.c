@@ -135,8 +135,9 @@ static ustor_status ustor_nvme_read_cap(struct ustor_nvme_ctrl *ctrl)
 }
 
 /* Firmware may hand over an enabled controller (HARDWARE.md item 1): make
- * it idle before touching the admin queue registers. */
-static ustor_status ustor_nvme_disable(struct ustor_nvme_ctrl *ctrl)
+ * it idle before touching the admin queue registers. `handoff`: the state is
+ * unknown, so an enable still in progress is allowed to finish first. */
+static ustor_status ustor_nvme_disable(struct ustor_nvme_ctrl *ctrl, int handoff)
 {
 	const struct ustor_hal *hal = ctrl->hal;
 	uint32_t cc = ustor_nvme_rd32(ctrl, USTOR_NVME_REG_CC);
@@ -146,7 +147,7 @@ static ustor_status ustor_nvme_disable(struct ustor_nvme_ctrl *ctrl)
 		ustor_nvme_log_regs(ctrl, "controller not responding");
 		return USTOR_ERR_DEVICE_GONE;
 	}
-	if ((cc & USTOR_NVME_CC_EN) && !(csts & USTOR_NVME_CSTS_RDY)) {
+	if (handoff && (cc & USTOR_NVME_CC_EN) && !(csts & USTOR_NVME_CSTS_RDY)) {
 		/* Clearing EN while RDY is still 0 is undefined: let the
 		 * enable the firmware started finish first (bounded). */
 		(void)ustor_nvme_wait_ready(ctrl, USTOR_NVME_CSTS_RDY);
@@ -312,7 +313,7 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
 	USTOR_INFO(hal, "nvme%u: CAP=%016llx VS=%08x: MQES+1=%u DSTRD=%u TO=%u ms page=%u",
 		   (unsigned)ctrl->cfg.index, (unsigned long long)ctrl->cap, ctrl->vs, ctrl->mqes1,
 		   ctrl->dstrd, ctrl->ready_timeout_ms, ctrl->page_size);
-	st = ustor_nvme_disable(ctrl);
+	st = ustor_nvme_disable(ctrl, 1);
 	if (st != USTOR_OK)
 		return st;
 
@@ -359,7 +360,7 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
 fail_disable:
 	/* The device may still own queue memory: stop it before freeing. */
 	ctrl->state = USTOR_NVME_STATE_OFF;
-	if (ustor_nvme_disable(ctrl) != USTOR_OK) {
+	if (ustor_nvme_disable(ctrl, 0) != USTOR_OK) {
 		USTOR_ERR(hal, "nvme%u: controller did not stop; its DMA memory is not freed",
 			  (unsigned)ctrl->cfg.index);
 		return st;
@@ -412,7 +413,7 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 	}
 	/* Disable as well, so no queue memory is in use when it is freed. */
 	ctrl->state = USTOR_NVME_STATE_SHUT_DOWN;
-	if (ustor_nvme_disable(ctrl) != USTOR_OK) {
+	if (ustor_nvme_disable(ctrl, 0) != USTOR_OK) {
 		USTOR_ERR(hal, "nvme%u: controller did not stop after shutdown; memory kept",
 			  (unsigned)ctrl->cfg.index);
 		return st != USTOR_OK ? st : USTOR_ERR_TIMEOUT;

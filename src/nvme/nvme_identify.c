@@ -35,6 +35,9 @@ ustor_status ustor_nvme_decode_id_ns(const struct ustor_nvme_id_ns *id, uint32_t
 	out->ncap = ustor_le64_to_cpu(id->ncap);
 	out->nuse = ustor_le64_to_cpu(id->nuse);
 	out->dlfeat = id->dlfeat;
+	/* An allocated but inactive namespace identifies as all zeroes. */
+	if (out->nsze == 0)
+		return USTOR_ERR_NO_NAMESPACE;
 	/* NLBAF is zero-based; more than 64 formats do not exist. */
 	if (id->nlbaf >= USTOR_NVME_MAX_LBAF)
 		return USTOR_ERR_BAD_DEVICE;
@@ -68,7 +71,7 @@ ustor_status ustor_nvme_identify_ctrl(struct ustor_nvme_ctrl *ctrl, struct ustor
 	ustor_memset(&sqe, 0, sizeof(sqe));
 	sqe.cdw0 = USTOR_NVME_ADMIN_IDENTIFY;
 	sqe.cdw10 = USTOR_NVME_CNS_CTRL;
-	st = ustor_nvme_admin(ctrl, &sqe, NULL);
+	st = ustor_nvme_admin_page(ctrl, &sqe, NULL);
 	if (st != USTOR_OK)
 		return st;
 	ustor_nvme_decode_id_ctrl((const struct ustor_nvme_id_ctrl *)(void *)ctrl->admin_buf, out);
@@ -89,13 +92,11 @@ ustor_status ustor_nvme_identify_ns(struct ustor_nvme_ctrl *ctrl, uint32_t nsid,
 	sqe.cdw0 = USTOR_NVME_ADMIN_IDENTIFY;
 	sqe.nsid = nsid;
 	sqe.cdw10 = USTOR_NVME_CNS_NS;
-	st = ustor_nvme_admin(ctrl, &sqe, NULL);
+	st = ustor_nvme_admin_page(ctrl, &sqe, NULL);
 	if (st != USTOR_OK)
 		return st;
 	st = ustor_nvme_decode_id_ns((const struct ustor_nvme_id_ns *)(void *)ctrl->admin_buf, nsid, out);
-	if (st == USTOR_OK && out->nsze == 0)
-		return USTOR_ERR_NO_NAMESPACE; /* allocated but inactive: all zeroes */
-	if (st != USTOR_OK)
+	if (st == USTOR_ERR_BAD_DEVICE)
 		USTOR_ERR(ctrl->hal, "nvme%u: namespace %u: identify data is invalid (nlbaf %u, flbas %u, lbads %u)",
 			  (unsigned)ctrl->cfg.index, nsid, (unsigned)out->nlbaf,
 			  (unsigned)out->flbas_index, (unsigned)out->lbads);
@@ -119,7 +120,7 @@ ustor_status ustor_nvme_active_ns_list(struct ustor_nvme_ctrl *ctrl, uint32_t st
 	sqe.cdw0 = USTOR_NVME_ADMIN_IDENTIFY;
 	sqe.nsid = start;
 	sqe.cdw10 = USTOR_NVME_CNS_ACTIVE_NS_LIST;
-	st = ustor_nvme_admin(ctrl, &sqe, NULL);
+	st = ustor_nvme_admin_page(ctrl, &sqe, NULL);
 	if (st != USTOR_OK)
 		return st;
 	page = ctrl->admin_buf;

@@ -62,9 +62,12 @@ unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvm
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
 			     struct ustor_nvme_sqe *sqe, uint32_t timeout_ms,
 			     struct ustor_nvme_cpl *out);
-/* Admin command with the admin page as its data buffer. */
+/* Admin command (no data, or data pointers already set). */
 ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
 			      struct ustor_nvme_cpl *out);
+/* Admin command whose data is the controller's admin page. */
+ustor_status ustor_nvme_admin_page(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
+				   struct ustor_nvme_cpl *out);
 /* Bounded wait, between polls: spin first, then back off (1 us .. 1 ms). */
 void ustor_nvme_backoff(const struct ustor_hal *hal, uint32_t *spins);
 

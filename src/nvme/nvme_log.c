@@ -14,7 +14,7 @@ static ustor_status ustor_nvme_get_log(struct ustor_nvme_ctrl *ctrl, uint8_t lid
 	sqe.cdw10 = (uint32_t)lid | ((numd & 0xffffu) << 16);
 	sqe.cdw11 = numd >> 16;
 	ustor_memset(ctrl->admin_buf, 0, len);
-	return ustor_nvme_admin(ctrl, &sqe, NULL);
+	return ustor_nvme_admin_page(ctrl, &sqe, NULL);
 }
 
 /* 128-bit little-endian counter, saturated to 64 bits. */

@@ -226,3 +226,12 @@ ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sq
 		return USTOR_ERR_NOT_READY;
 	return ustor_nvme_exec(ctrl, &ctrl->admin, sqe, ctrl->cfg.admin_timeout_ms, out);
 }
+
+ustor_status ustor_nvme_admin_page(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
+				   struct ustor_nvme_cpl *out)
+{
+	/* One page, page aligned: Identify data must not cross a page
+	 * (HARDWARE.md item 6), so PRP1 alone covers it. */
+	sqe->prp1 = ctrl->admin_buf_bus;
+	return ustor_nvme_admin(ctrl, sqe, out);
+}
