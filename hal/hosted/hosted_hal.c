@@ -33,6 +33,9 @@ struct ustor_test_hal_region {
 };
 
 static void hal_die(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+
+static void hal_die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -246,7 +249,6 @@ static struct ustor_test_hal_mmio *mmio_find(struct ustor_test_hal *h,
 	}
 	hal_die("MMIO access at %p: outside every register window",
 		(void *)a);
-	return NULL;
 }
 
 static uint32_t hal_mmio_read32(void *ctx, volatile void *addr)
@@ -387,7 +389,7 @@ static void hal_lock(void *ctx, volatile uint32_t *lock)
 		hal_die("lock(NULL)");
 	if (*lock != 0)
 		hal_die("lock(%p): already held (would deadlock)",
-			(void *)lock);
+			(void *)(uintptr_t)lock);
 	*lock = 1;
 	h->lock_count++;
 	h->locks_held++;
@@ -400,7 +402,7 @@ static void hal_unlock(void *ctx, volatile uint32_t *lock)
 	if (!lock)
 		hal_die("unlock(NULL)");
 	if (*lock != 1 || h->locks_held == 0)
-		hal_die("unlock(%p) without lock", (void *)lock);
+		hal_die("unlock(%p) without lock", (void *)(uintptr_t)lock);
 	*lock = 0;
 	h->unlock_count++;
 	h->locks_held--;

@@ -189,6 +189,8 @@ struct ustor_nvme_queue {
 	void *dsm_owner;                /* slot using the DSM page, NULL = free */
 	struct ustor_block_req *waiting;/* requests with chunks not yet issued */
 	struct ustor_block_req *waiting_tail;
+	struct ustor_block_req *done_head;  /* finished, callbacks not yet run */
+	struct ustor_block_req *done_tail;
 	uint32_t bad_cqe;               /* completions with an unknown command id */
 	volatile uint32_t lock_word;    /* for hal->lock */
 	void *bookkeeping;              /* slots + free_ids allocation */

@@ -136,11 +136,29 @@ static void ustor_nvme_io_unlink(struct ustor_nvme_queue *q, struct ustor_block_
 	}
 }
 
-static void ustor_nvme_io_finish(struct ustor_block_req *req)
+/* Queue a finished request; its callback runs after the queue lock is
+ * dropped (ustor_nvme_io_run_done), so the callback may submit again. */
+static void ustor_nvme_io_finish(struct ustor_nvme_queue *q, struct ustor_block_req *req)
 {
-	req->state = USTOR_REQ_STATE_DONE;
-	if (req->done != NULL)
-		req->done(req);
+	req->next_waiting = NULL;
+	if (q->done_tail != NULL)
+		q->done_tail->next_waiting = req;
+	else
+		q->done_head = req;
+	q->done_tail = req;
+}
+
+static void ustor_nvme_io_run_done(struct ustor_block_req *req)
+{
+	while (req != NULL) {
+		struct ustor_block_req *next = req->next_waiting;
+
+		req->next_waiting = NULL;
+		req->state = USTOR_REQ_STATE_DONE;
+		if (req->done != NULL)
+			req->done(req);
+		req = next;
+	}
 }
 
 void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
@@ -158,7 +176,7 @@ void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
 				req->status = st;
 			req->left = 0;
 			if (req->in_flight == 0)
-				ustor_nvme_io_finish(req);
+				ustor_nvme_io_finish(q, req);
 		}
 	}
 	ustor_sqcq_ring_sq(&q->ring);
@@ -200,7 +218,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 	ustor_nvme_slot_put(q, idx);
 	if (--req->in_flight != 0 || req->left != 0)
 		return 0;
-	ustor_nvme_io_finish(req);
+	ustor_nvme_io_finish(q, req);
 	return 1;
 }
 
@@ -283,6 +301,7 @@ static unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t que
 	struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)bdev->driver;
 	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
 	struct ustor_nvme_queue *q;
+	struct ustor_block_req *done;
 	unsigned n;
 
 	if (ctrl->state != USTOR_NVME_STATE_READY)
@@ -290,7 +309,11 @@ static unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t que
 	q = &ctrl->io[queue < ctrl->nio ? queue : 0];
 	ustor_nvme_lock(ctrl->hal, q);
 	n = ustor_nvme_queue_process(ctrl, q);
+	done = q->done_head;
+	q->done_head = NULL;
+	q->done_tail = NULL;
 	ustor_nvme_unlock(ctrl->hal, q);
+	ustor_nvme_io_run_done(done);
 	return n;
 }
 

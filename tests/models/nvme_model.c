@@ -75,7 +75,8 @@ uint8_t *ustor_nvme_mdl_map(struct ustor_nvme_model *m, uint64_t bus,
 	return p;
 }
 
-struct mdl_ns *ustor_nvme_mdl_ns(struct ustor_nvme_model *m, uint32_t nsid)
+struct ustor_mdl_ns *ustor_nvme_mdl_ns(struct ustor_nvme_model *m,
+				       uint32_t nsid)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 
@@ -97,11 +98,11 @@ unsigned ustor_nvme_mdl_io_queue_count(const struct ustor_nvme_model *m)
 
 /* ---- Completion queues ------------------------------------------- */
 
-static int vec_push(struct mdl_cqe_vec *v, const struct mdl_cqe *e)
+static int vec_push(struct ustor_mdl_cqe_vec *v, const struct ustor_mdl_cqe *e)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 64;
-		struct mdl_cqe *nv = realloc(v->v, cap * sizeof(*nv));
+		struct ustor_mdl_cqe *nv = realloc(v->v, cap * sizeof(*nv));
 
 		if (!nv)
 			return -1;
@@ -112,20 +113,20 @@ static int vec_push(struct mdl_cqe_vec *v, const struct mdl_cqe *e)
 	return 0;
 }
 
-static void vec_remove(struct mdl_cqe_vec *v, size_t i)
+static void vec_remove(struct ustor_mdl_cqe_vec *v, size_t i)
 {
 	memmove(&v->v[i], &v->v[i + 1], (v->n - i - 1) * sizeof(v->v[0]));
 	v->n--;
 }
 
-static int cq_full(const struct mdl_cq *cq)
+static int cq_full(const struct ustor_mdl_cq *cq)
 {
 	return (cq->tail + 1 == cq->size ? 0 : cq->tail + 1) == cq->head;
 }
 
 /* Write one CQE at the CQ tail (base spec 4.6); 1 if written. */
-static int cq_write(struct ustor_nvme_model *m, struct mdl_cq *cq,
-		    const struct mdl_cqe *e)
+static int cq_write(struct ustor_nvme_model *m, struct ustor_mdl_cq *cq,
+		    const struct ustor_mdl_cqe *e)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint64_t bus = cq->base + (uint64_t)cq->tail * MDL_CQE_SIZE;
@@ -154,10 +155,10 @@ static int cq_write(struct ustor_nvme_model *m, struct mdl_cq *cq,
 }
 
 /* Post, or hold behind earlier held entries / while the CQ is full. */
-static int cq_post(struct ustor_nvme_model *m, const struct mdl_cqe *e)
+static int cq_post(struct ustor_nvme_model *m, const struct ustor_mdl_cqe *e)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
-	struct mdl_cq *cq = &p->cq[e->cqid];
+	struct ustor_mdl_cq *cq = &p->cq[e->cqid];
 
 	if (!cq->exists)
 		return 0;
@@ -172,7 +173,7 @@ static int cq_post(struct ustor_nvme_model *m, const struct mdl_cqe *e)
 static void cq_drain_held(struct ustor_nvme_model *m, uint16_t cqid)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
-	struct mdl_cq *cq = &p->cq[cqid];
+	struct ustor_mdl_cq *cq = &p->cq[cqid];
 	size_t i = 0;
 
 	while (i < p->held.n && cq->nheld && !cq_full(cq) && !p->cfs) {
@@ -208,11 +209,11 @@ void ustor_nvme_mdl_drop_held(struct ustor_nvme_model *m, uint16_t cqid)
 	p->cq[cqid].nheld = 0;
 }
 
-static void err_log_add(struct ustor_nvme_model *m, const struct mdl_cmd *c,
-			uint16_t status)
+static void err_log_add(struct ustor_nvme_model *m,
+			const struct ustor_mdl_cmd *c, uint16_t status)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
-	struct mdl_err_entry *e = &p->err[p->err_count % MDL_ERR_ENTRIES];
+	struct ustor_mdl_err_entry *e = &p->err[p->err_count % MDL_ERR_ENTRIES];
 
 	p->err_count++;
 	e->count = p->err_count;
@@ -224,12 +225,12 @@ static void err_log_add(struct ustor_nvme_model *m, const struct mdl_cmd *c,
 }
 
 /* Build the CQE of a finished command and apply the completion faults. */
-static void complete(struct ustor_nvme_model *m, const struct mdl_cmd *c,
+static void complete(struct ustor_nvme_model *m, const struct ustor_mdl_cmd *c,
 		     uint16_t status)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
-	struct mdl_sq *sq = &p->sq[c->sqid];
-	struct mdl_cqe e;
+	struct ustor_mdl_sq *sq = &p->sq[c->sqid];
+	struct ustor_mdl_cqe e;
 
 	if (status & 0xfffeu)
 		err_log_add(m, c, status);
@@ -261,7 +262,7 @@ static void complete(struct ustor_nvme_model *m, const struct mdl_cmd *c,
 
 /* ---- Submission queues --------------------------------------------- */
 
-static void cmd_decode(struct mdl_cmd *c, const uint8_t *q, uint16_t sqid)
+static void cmd_decode(struct ustor_mdl_cmd *c, const uint8_t *q, uint16_t sqid)
 {
 	uint32_t dw0 = mdl_get32(q);
 
@@ -280,8 +281,8 @@ static void cmd_decode(struct mdl_cmd *c, const uint8_t *q, uint16_t sqid)
 }
 
 /* An injection rule that matches consumes one use and returns 1. */
-static int inject_match(struct ustor_nvme_model *m, const struct mdl_cmd *c,
-			uint16_t *out_status)
+static int inject_match(struct ustor_nvme_model *m,
+			const struct ustor_mdl_cmd *c, uint16_t *out_status)
 {
 	for (unsigned i = 0; i < USTOR_NVME_MODEL_MAX_INJECT; i++) {
 		struct ustor_nvme_model_inject *r = &m->inject[i];
@@ -300,7 +301,7 @@ static int inject_match(struct ustor_nvme_model *m, const struct mdl_cmd *c,
 	return 0;
 }
 
-static void run_command(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static void run_command(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c)
 {
 	uint16_t status;
 
@@ -329,8 +330,8 @@ static void run_command(struct ustor_nvme_model *m, struct mdl_cmd *c)
 static void sq_process(struct ustor_nvme_model *m, uint16_t sqid)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
-	struct mdl_sq *sq = &p->sq[sqid];
-	struct mdl_cmd c;
+	struct ustor_mdl_sq *sq = &p->sq[sqid];
+	struct ustor_mdl_cmd c;
 
 	while (sq->exists && sq->head != sq->tail && !p->cfs && !m->frozen) {
 		uint64_t bus = sq->base + (uint64_t)sq->head * MDL_SQE_SIZE;
@@ -352,7 +353,7 @@ static void sq_process(struct ustor_nvme_model *m, uint16_t sqid)
 static void sq_doorbell(struct ustor_nvme_model *m, uint16_t qid, uint32_t v)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
-	struct mdl_sq *sq = &p->sq[qid];
+	struct ustor_mdl_sq *sq = &p->sq[qid];
 
 	if (!sq->exists) {
 		ustor_nvme_mdl_violation(m, "SQ %u tail doorbell: no such "
@@ -377,7 +378,7 @@ static void sq_doorbell(struct ustor_nvme_model *m, uint16_t qid, uint32_t v)
 static void cq_doorbell(struct ustor_nvme_model *m, uint16_t qid, uint32_t v)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
-	struct mdl_cq *cq = &p->cq[qid];
+	struct ustor_mdl_cq *cq = &p->cq[qid];
 	uint32_t posted, consumed;
 
 	if (!cq->exists) {
@@ -596,8 +597,13 @@ static void cc_write(struct ustor_nvme_model *m, uint32_t v)
 		ustor_nvme_mdl_violation(m, "CC.CSS/MPS/AMS changed while "
 					 "enabled (0x%x -> 0x%x)", old, v);
 	p->cc = v;
-	if (!(old & MDL_CC_EN) && (v & MDL_CC_EN))
+	if (!(old & MDL_CC_EN) && (v & MDL_CC_EN)) {
+		update_ready(m);
+		if (p->rdy)
+			ustor_nvme_mdl_violation(m, "CC.EN set before CSTS.RDY "
+						 "returned to 0 after a reset");
 		ctrl_enable(m);
+	}
 	else if ((old & MDL_CC_EN) && !(v & MDL_CC_EN))
 		ctrl_reset(m);
 	if (MDL_CC_SHN(v) && !MDL_CC_SHN(old))
@@ -858,7 +864,7 @@ static ustor_status ns_setup(struct ustor_nvme_model *m)
 
 	for (unsigned i = 0; i < m->cfg.num_ns; i++) {
 		const struct ustor_nvme_model_ns_cfg *c = &m->cfg.ns[i];
-		struct mdl_ns *ns = &p->ns[i];
+		struct ustor_mdl_ns *ns = &p->ns[i];
 		uint64_t bytes = c->nblocks << c->lbads;
 
 		ns->nsid = c->nsid;
@@ -1062,7 +1068,7 @@ void ustor_nvme_model_clear_violations(struct ustor_nvme_model *m)
 uint8_t *ustor_nvme_model_ns_data(struct ustor_nvme_model *m, uint32_t nsid,
 				  uint64_t *out_bytes)
 {
-	struct mdl_ns *ns = ustor_nvme_mdl_ns(m, nsid);
+	struct ustor_mdl_ns *ns = ustor_nvme_mdl_ns(m, nsid);
 
 	if (out_bytes)
 		*out_bytes = ns && ns->data ? ns->nblocks << ns->lbads : 0;
@@ -1072,7 +1078,7 @@ uint8_t *ustor_nvme_model_ns_data(struct ustor_nvme_model *m, uint32_t nsid,
 uint8_t *ustor_nvme_model_ns_meta(struct ustor_nvme_model *m, uint32_t nsid,
 				  uint64_t *out_bytes)
 {
-	struct mdl_ns *ns = ustor_nvme_mdl_ns(m, nsid);
+	struct ustor_mdl_ns *ns = ustor_nvme_mdl_ns(m, nsid);
 
 	if (out_bytes)
 		*out_bytes = ns && ns->meta ? ns->nblocks * ns->ms : 0;

@@ -36,7 +36,14 @@
  *   - Invalid CC at enable (MPS outside CAP, unsupported CSS, bad or
  *     unmapped admin queues) sets CSTS.CFS and is a host violation.
  *   - RDY transitions (both ways) take `ready_delay_ns` of virtual time,
- *     evaluated lazily when CSTS is read.
+ *     evaluated lazily when CSTS is read. CC.EN 0->1 while RDY is still 1
+ *     is a host violation (the host must wait for RDY=0 after a reset).
+ *   - An SQ or CQ entry at an unmapped bus address cannot be answered:
+ *     host violation and CSTS.CFS.
+ *   - Abort completes with dw0 bit 0 set (not aborted). Asynchronous Event
+ *     Requests are accepted (AERL 3) and never complete.
+ *   - The hosted HAL has one PCI handler: the model initialised last owns
+ *     hal.pci_cfg_read32/write32 (other models: set cfg.pci_command).
  */
 #ifndef USTOR_TEST_NVME_MODEL_H
 #define USTOR_TEST_NVME_MODEL_H
@@ -102,7 +109,8 @@ struct ustor_nvme_model_cfg {
 	struct ustor_nvme_model_ns_cfg ns[USTOR_NVME_MODEL_MAX_NS];
 };
 
-/* Complete a matching command with `status` instead of executing it. */
+/* Complete a matching command with `status` instead of executing it (no
+ * data moves). init sets every rule to qid -1, opcode -1, count 0. */
 struct ustor_nvme_model_inject {
 	int qid;         /* -1 any, 0 admin, n I/O SQ n */
 	int opcode;      /* -1 any */
@@ -113,29 +121,30 @@ struct ustor_nvme_model_inject {
 struct ustor_nvme_model_priv;
 
 struct ustor_nvme_model {
-	/* ---- Knobs: set by init to the value shown, settable any time -- */
+	/* ---- Knobs: init sets the default in brackets; change any time -- */
 
-	int never_ready;                  /* 0: RDY never becomes 1 */
-	uint64_t ready_delay_ns;          /* 0 */
-	int needs_admin_regs_before_enable; /* 0: EN ignored unless AQA, ASQ
-					     * and ACQ were written since the
-					     * last reset */
-	uint64_t csts_freeze_window_ns;   /* 0: reading CSTS this soon after
-					   * EN 1->0 freezes the controller
-					   * (all-ones from then on) */
-	int deferred;                     /* 0: hold CQEs for process() */
-	int reorder;                      /* 0: process() posts in reverse */
-	unsigned drop_completions;        /* 0: drop the next N CQEs */
-	int drop_qid;                     /* -1: filter by SQ id */
-	int drop_opcode;                  /* -1: filter by opcode */
-	unsigned wrong_cid;               /* 0: next N CQEs carry ~cid */
-	int fatal_after;                  /* -1: CFS after N more commands
-					   * (0: at the next fetch) */
+	int never_ready;             /* [0] RDY never becomes 1 */
+	uint64_t ready_delay_ns;     /* [0] virtual time per RDY transition */
+	/* [0] a CC.EN 0->1 is ignored (RDY never comes) unless AQA, ASQ and
+	 * ACQ were all written since the last reset (HARDWARE.md item 1) */
+	int needs_admin_regs_before_enable;
+	/* [0] reading CSTS less than this long after CC.EN 1->0 freezes the
+	 * controller: every register reads all-ones from then on (item 2) */
+	uint64_t csts_freeze_window_ns;
+	int deferred;                /* [0] CQEs wait for process() */
+	int reorder;                 /* [0] process() posts newest first */
+	unsigned drop_completions;   /* [0] silently drop the next N CQEs... */
+	int drop_qid;                /* [-1] ...of this SQ id only (-1 any) */
+	int drop_opcode;             /* [-1] ...of this opcode only (-1 any) */
+	unsigned wrong_cid;          /* [0] next N CQEs carry ~cid */
+	/* [-1] off; N > 0: CSTS.CFS after N more commands; 0: at the next
+	 * fetch or CSTS read. A fatal controller fetches nothing until reset. */
+	int fatal_after;
 	struct ustor_nvme_model_inject inject[USTOR_NVME_MODEL_MAX_INJECT];
-	int garbage_identify;             /* 0: Identify returns random bytes */
-	uint32_t garbage_seed;            /* 0x12345678 */
-	uint8_t smart_critical_warning;   /* 0 */
-	uint16_t smart_temperature;       /* 310 (Kelvin) */
+	int garbage_identify;        /* [0] Identify data is random bytes */
+	uint32_t garbage_seed;       /* [0x12345678] */
+	uint8_t smart_critical_warning; /* [0] SMART byte 0 */
+	uint16_t smart_temperature;  /* [310] Kelvin, SMART bytes 2:1 */
 
 	/* ---- State and counters (read only) ---------------------------- */
 

@@ -98,7 +98,7 @@ static void identify_ctrl(struct ustor_nvme_model *m, uint8_t *d)
 
 /* The model's LBA formats: 512, 512+8, 4096, 4096+8, plus the configured
  * one if it is none of those. Returns the count, *out_sel the FLBAS index. */
-static unsigned lba_formats(const struct mdl_ns *ns, uint32_t *fmt,
+static unsigned lba_formats(const struct ustor_mdl_ns *ns, uint32_t *fmt,
 			    unsigned *out_sel)
 {
 	static const uint32_t base[4] = {
@@ -120,7 +120,7 @@ static unsigned lba_formats(const struct mdl_ns *ns, uint32_t *fmt,
 	return n + 1;
 }
 
-static void identify_ns(const struct mdl_ns *ns, uint8_t *d)
+static void identify_ns(const struct ustor_mdl_ns *ns, uint8_t *d)
 {
 	uint32_t fmt[5];
 	unsigned sel, n = lba_formats(ns, fmt, &sel);
@@ -163,7 +163,7 @@ static void identify_ns_list(struct ustor_nvme_model *m, uint32_t start,
 }
 
 /* CNS 03h: one NGUID descriptor and one CSI descriptor (NVM). */
-static void identify_ns_desc(const struct mdl_ns *ns, uint8_t *d)
+static void identify_ns_desc(const struct ustor_mdl_ns *ns, uint8_t *d)
 {
 	d[0] = 0x02; /* NIDT: NGUID */
 	d[1] = 16;
@@ -175,11 +175,11 @@ static void identify_ns_desc(const struct mdl_ns *ns, uint8_t *d)
 }
 
 static uint16_t identify_build(struct ustor_nvme_model *m,
-			       const struct mdl_cmd *c, uint8_t *d)
+			       const struct ustor_mdl_cmd *c, uint8_t *d)
 {
 	uint32_t cns = c->cdw[10] & 0xffu;
 	uint32_t csi = c->cdw[11] >> 24;
-	struct mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
+	struct ustor_mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
 	int nsid_ok = c->nsid != 0 && c->nsid <= m->priv->nn &&
 		      c->nsid != MDL_NSID_ALL;
 
@@ -217,7 +217,8 @@ static uint16_t identify_build(struct ustor_nvme_model *m,
 	}
 }
 
-static uint16_t adm_identify(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t adm_identify(struct ustor_nvme_model *m,
+			     struct ustor_mdl_cmd *c)
 {
 	uint8_t *d = m->priv->page;
 	uint16_t st;
@@ -236,7 +237,7 @@ static uint16_t adm_identify(struct ustor_nvme_model *m, struct mdl_cmd *c)
 
 /* Checks shared by Create I/O CQ and SQ; 0 or a status. */
 static uint16_t create_check(struct ustor_nvme_model *m,
-			     const struct mdl_cmd *c, int is_sq,
+			     const struct ustor_mdl_cmd *c, int is_sq,
 			     uint32_t entry_size)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
@@ -271,14 +272,15 @@ static uint16_t create_check(struct ustor_nvme_model *m,
 	return MDL_SC_OK;
 }
 
-static uint16_t adm_create_cq(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t adm_create_cq(struct ustor_nvme_model *m,
+			      struct ustor_mdl_cmd *c)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint16_t qid = (uint16_t)c->cdw[10];
 	uint16_t iv = (uint16_t)(c->cdw[11] >> 16);
 	int ien = (c->cdw[11] >> 1) & 1;
 	uint16_t st = create_check(m, c, 0, MDL_CQE_SIZE);
-	struct mdl_cq *cq;
+	struct ustor_mdl_cq *cq;
 
 	if (st != MDL_SC_OK)
 		return st;
@@ -295,13 +297,14 @@ static uint16_t adm_create_cq(struct ustor_nvme_model *m, struct mdl_cmd *c)
 	return MDL_SC_OK;
 }
 
-static uint16_t adm_create_sq(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t adm_create_sq(struct ustor_nvme_model *m,
+			      struct ustor_mdl_cmd *c)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint16_t qid = (uint16_t)c->cdw[10];
 	uint16_t cqid = (uint16_t)(c->cdw[11] >> 16);
 	uint16_t st = create_check(m, c, 1, MDL_SQE_SIZE);
-	struct mdl_sq *sq;
+	struct ustor_mdl_sq *sq;
 
 	if (st != MDL_SC_OK)
 		return st;
@@ -317,7 +320,8 @@ static uint16_t adm_create_sq(struct ustor_nvme_model *m, struct mdl_cmd *c)
 	return MDL_SC_OK;
 }
 
-static uint16_t adm_delete_sq(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t adm_delete_sq(struct ustor_nvme_model *m,
+			      struct ustor_mdl_cmd *c)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint16_t qid = (uint16_t)c->cdw[10];
@@ -329,7 +333,8 @@ static uint16_t adm_delete_sq(struct ustor_nvme_model *m, struct mdl_cmd *c)
 	return MDL_SC_OK;
 }
 
-static uint16_t adm_delete_cq(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t adm_delete_cq(struct ustor_nvme_model *m,
+			      struct ustor_mdl_cmd *c)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint16_t qid = (uint16_t)c->cdw[10];
@@ -350,7 +355,8 @@ static int save_supported(const struct ustor_nvme_model *m)
 	return (m->cfg.oncs & 0x10u) != 0;
 }
 
-static uint16_t set_num_queues(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t set_num_queues(struct ustor_nvme_model *m,
+			       struct ustor_mdl_cmd *c)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint32_t nsqr = c->cdw[11] & 0xffffu, ncqr = c->cdw[11] >> 16;
@@ -369,7 +375,7 @@ static uint16_t set_num_queues(struct ustor_nvme_model *m, struct mdl_cmd *c)
 }
 
 static uint16_t adm_set_features(struct ustor_nvme_model *m,
-				 struct mdl_cmd *c)
+				 struct ustor_mdl_cmd *c)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint32_t fid = c->cdw[10] & 0xffu, v = c->cdw[11];
@@ -404,7 +410,7 @@ static uint16_t adm_set_features(struct ustor_nvme_model *m,
 
 /* SEL: 0 current, 1 default, 2 saved, 3 supported capabilities. */
 static uint16_t adm_get_features(struct ustor_nvme_model *m,
-				 struct mdl_cmd *c)
+				 struct ustor_mdl_cmd *c)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint32_t fid = c->cdw[10] & 0xffu, sel = (c->cdw[10] >> 8) & 7u;
@@ -449,7 +455,7 @@ static void log_error(const struct ustor_nvme_model *m, uint8_t *d)
 
 	/* Newest first. */
 	for (uint64_t i = 0; i < n; i++) {
-		const struct mdl_err_entry *e =
+		const struct ustor_mdl_err_entry *e =
 			&p->err[(p->err_count - 1 - i) % MDL_ERR_ENTRIES];
 		uint8_t *o = d + i * MDL_ERR_ENTRY_SIZE;
 
@@ -495,7 +501,7 @@ static void log_fw_slot(const struct ustor_nvme_model *m, uint8_t *d)
 	put_ascii(d + 8, m->cfg.fr, 8);
 }
 
-static uint16_t adm_get_log(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t adm_get_log(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c)
 {
 	uint8_t *d = m->priv->page;
 	uint32_t lid = c->cdw[10] & 0xffu;
@@ -532,7 +538,7 @@ static uint16_t adm_get_log(struct ustor_nvme_model *m, struct mdl_cmd *c)
 /* ---- Dispatch ------------------------------------------------------ */
 
 uint16_t ustor_nvme_mdl_admin_exec(struct ustor_nvme_model *m,
-				   struct mdl_cmd *c)
+				   struct ustor_mdl_cmd *c)
 {
 	if (c->psdt || c->fuse)
 		return MDL_SC_INVALID_FIELD; /* no SGLs on admin, no fusing */

@@ -140,14 +140,14 @@ static inline void mdl_put64(uint8_t *p, uint64_t v)
 
 /* ---- State -------------------------------------------------------- */
 
-struct mdl_sq {
+struct ustor_mdl_sq {
 	int exists;
 	uint64_t base;
 	uint32_t size, head, tail;
 	uint16_t cqid;
 };
 
-struct mdl_cq {
+struct ustor_mdl_cq {
 	int exists;
 	uint64_t base;
 	uint32_t size, head, tail;
@@ -158,7 +158,7 @@ struct mdl_cq {
 	unsigned nheld; /* completions waiting for space */
 };
 
-struct mdl_ns {
+struct ustor_mdl_ns {
 	uint32_t nsid;
 	uint64_t nblocks;
 	uint32_t bs;
@@ -169,18 +169,18 @@ struct mdl_ns {
 	uint8_t *meta; /* nblocks * ms */
 };
 
-struct mdl_cqe {
+struct ustor_mdl_cqe {
 	uint16_t cqid, sqid, cid, status;
 	uint32_t dw0, dw1;
 	uint32_t sqhd; /* SQ head when completed (if the SQ is gone later) */
 };
 
-struct mdl_cqe_vec {
-	struct mdl_cqe *v;
+struct ustor_mdl_cqe_vec {
+	struct ustor_mdl_cqe *v;
 	size_t n, cap;
 };
 
-struct mdl_err_entry {
+struct ustor_mdl_err_entry {
 	uint64_t count;
 	uint16_t sqid, cid, status;
 	uint32_t nsid;
@@ -188,13 +188,13 @@ struct mdl_err_entry {
 };
 
 /* A piece of a data transfer, already mapped to host memory. */
-struct mdl_seg {
+struct ustor_mdl_seg {
 	uint8_t *host;
 	uint32_t len;
 };
 
 /* A fetched command, decoded, plus what the executor returns. */
-struct mdl_cmd {
+struct ustor_mdl_cmd {
 	uint16_t sqid;
 	uint8_t opc, fuse, psdt;
 	uint16_t cid;
@@ -232,23 +232,23 @@ struct ustor_nvme_model_priv {
 	uint32_t bar0_lo, bar0_hi, bar_mask;
 
 	/* queues */
-	struct mdl_sq *sq;
-	struct mdl_cq *cq;
+	struct ustor_mdl_sq *sq;
+	struct ustor_mdl_cq *cq;
 	uint16_t nsqa, ncqa; /* granted I/O queues, 0-based */
 	unsigned aer_held;
-	struct mdl_cqe_vec deferred, held;
+	struct ustor_mdl_cqe_vec deferred, held;
 
 	/* features: current and saved */
 	uint32_t arb, arb_saved, irqc, irqc_saved;
 	int wce, wce_saved;
 
 	/* namespaces */
-	struct mdl_ns ns[USTOR_NVME_MODEL_MAX_NS];
+	struct ustor_mdl_ns ns[USTOR_NVME_MODEL_MAX_NS];
 	unsigned nns;
 	uint32_t nn;
 
 	/* error log ring; err_count is also the last entry's Error Count */
-	struct mdl_err_entry err[MDL_ERR_ENTRIES];
+	struct ustor_mdl_err_entry err[MDL_ERR_ENTRIES];
 	uint64_t err_count;
 
 	/* violation text */
@@ -256,7 +256,7 @@ struct ustor_nvme_model_priv {
 	size_t viol_len, viol_cap;
 
 	/* scratch */
-	struct mdl_seg *segs;
+	struct ustor_mdl_seg *segs;
 	size_t nsegs, segs_cap;
 	uint8_t page[MDL_IDENTIFY_SIZE];
 };
@@ -275,7 +275,8 @@ uint8_t *ustor_nvme_mdl_map(struct ustor_nvme_model *m, uint64_t bus,
 			    size_t len, const char *what);
 
 /* Namespace by id, or NULL if not configured (inactive). */
-struct mdl_ns *ustor_nvme_mdl_ns(struct ustor_nvme_model *m, uint32_t nsid);
+struct ustor_mdl_ns *ustor_nvme_mdl_ns(struct ustor_nvme_model *m,
+				       uint32_t nsid);
 
 /* Number of existing I/O queues (SQs plus CQs). */
 unsigned ustor_nvme_mdl_io_queue_count(const struct ustor_nvme_model *m);
@@ -290,23 +291,23 @@ void ustor_nvme_mdl_drop_held(struct ustor_nvme_model *m, uint16_t cqid);
  * recorded).
  */
 uint16_t ustor_nvme_mdl_prp_map(struct ustor_nvme_model *m,
-				const struct mdl_cmd *c, uint64_t len);
+				const struct ustor_mdl_cmd *c, uint64_t len);
 
 /* Controller-to-host transfer of `src_len` bytes padded with zeros to
  * `len`, through the command's PRPs. */
 uint16_t ustor_nvme_mdl_xfer_out(struct ustor_nvme_model *m,
-				 const struct mdl_cmd *c, const void *src,
+				 const struct ustor_mdl_cmd *c, const void *src,
 				 size_t src_len, uint64_t len);
 
 /* Host-to-controller transfer of `len` bytes through the command's PRPs. */
 uint16_t ustor_nvme_mdl_xfer_in(struct ustor_nvme_model *m,
-				const struct mdl_cmd *c, void *dst,
+				const struct ustor_mdl_cmd *c, void *dst,
 				uint64_t len);
 
 /* Execute an admin / I/O command; returns its status. */
 uint16_t ustor_nvme_mdl_admin_exec(struct ustor_nvme_model *m,
-				   struct mdl_cmd *c);
+				   struct ustor_mdl_cmd *c);
 uint16_t ustor_nvme_mdl_io_exec(struct ustor_nvme_model *m,
-				struct mdl_cmd *c);
+				struct ustor_mdl_cmd *c);
 
 #endif

@@ -26,7 +26,7 @@ static uint16_t seg_add(struct ustor_nvme_model *m, uint64_t bus,
 		return MDL_SC_DATA_XFER;
 	if (p->nsegs == p->segs_cap) {
 		size_t cap = p->segs_cap ? p->segs_cap * 2 : 256;
-		struct mdl_seg *ns = realloc(p->segs, cap * sizeof(*ns));
+		struct ustor_mdl_seg *ns = realloc(p->segs, cap * sizeof(*ns));
 
 		if (!ns)
 			return MDL_ST(0, 0x06); /* internal error */
@@ -86,7 +86,7 @@ static uint16_t prp_list(struct ustor_nvme_model *m, uint64_t list,
 }
 
 uint16_t ustor_nvme_mdl_prp_map(struct ustor_nvme_model *m,
-				const struct mdl_cmd *c, uint64_t len)
+				const struct ustor_mdl_cmd *c, uint64_t len)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint32_t ps = p->page_size;
@@ -123,7 +123,7 @@ uint16_t ustor_nvme_mdl_prp_map(struct ustor_nvme_model *m,
 }
 
 uint16_t ustor_nvme_mdl_xfer_out(struct ustor_nvme_model *m,
-				 const struct mdl_cmd *c, const void *src,
+				 const struct ustor_mdl_cmd *c, const void *src,
 				 size_t src_len, uint64_t len)
 {
 	const uint8_t *s = src;
@@ -132,7 +132,7 @@ uint16_t ustor_nvme_mdl_xfer_out(struct ustor_nvme_model *m,
 	if (st != MDL_SC_OK)
 		return st;
 	for (size_t i = 0; i < m->priv->nsegs; i++) {
-		struct mdl_seg *g = &m->priv->segs[i];
+		struct ustor_mdl_seg *g = &m->priv->segs[i];
 		size_t n = src_len < g->len ? src_len : g->len;
 
 		memcpy(g->host, s, n);
@@ -144,7 +144,7 @@ uint16_t ustor_nvme_mdl_xfer_out(struct ustor_nvme_model *m,
 }
 
 uint16_t ustor_nvme_mdl_xfer_in(struct ustor_nvme_model *m,
-				const struct mdl_cmd *c, void *dst,
+				const struct ustor_mdl_cmd *c, void *dst,
 				uint64_t len)
 {
 	uint8_t *d = dst;
@@ -166,8 +166,8 @@ uint16_t ustor_nvme_mdl_xfer_in(struct ustor_nvme_model *m,
  * starting at `slba`. With extended LBAs the stream is data+metadata per
  * block; otherwise data only.
  */
-static void ns_stream(const struct mdl_ns *ns, uint64_t slba, uint64_t off,
-		      uint8_t *host, uint32_t len, int to_host)
+static void ns_stream(const struct ustor_mdl_ns *ns, uint64_t slba,
+		      uint64_t off, uint8_t *host, uint32_t len, int to_host)
 {
 	uint32_t elem = ns->bs + (ns->extended ? ns->ms : 0u);
 
@@ -195,7 +195,7 @@ static void ns_stream(const struct mdl_ns *ns, uint64_t slba, uint64_t off,
 	}
 }
 
-static void ns_zero(const struct mdl_ns *ns, uint64_t slba, uint64_t nlb)
+static void ns_zero(const struct ustor_mdl_ns *ns, uint64_t slba, uint64_t nlb)
 {
 	if (!ns->data)
 		return;
@@ -205,8 +205,9 @@ static void ns_zero(const struct mdl_ns *ns, uint64_t slba, uint64_t nlb)
 		       (size_t)(nlb * ns->ms));
 }
 
-static uint16_t lba_check(struct mdl_cmd *c, const struct mdl_ns *ns,
-			  uint64_t slba, uint64_t nlb)
+static uint16_t lba_check(struct ustor_mdl_cmd *c,
+			  const struct ustor_mdl_ns *ns, uint64_t slba,
+			  uint64_t nlb)
 {
 	if (slba >= ns->nblocks || nlb > ns->nblocks - slba) {
 		c->err_lba = slba;
@@ -216,8 +217,9 @@ static uint16_t lba_check(struct mdl_cmd *c, const struct mdl_ns *ns,
 }
 
 /* Separate metadata buffer (MPTR, base spec 4.5): one contiguous range. */
-static uint16_t meta_map(struct ustor_nvme_model *m, const struct mdl_cmd *c,
-			 const struct mdl_ns *ns, uint64_t nlb,
+static uint16_t meta_map(struct ustor_nvme_model *m,
+			 const struct ustor_mdl_cmd *c,
+			 const struct ustor_mdl_ns *ns, uint64_t nlb,
 			 uint8_t **out)
 {
 	*out = NULL;
@@ -233,7 +235,7 @@ static uint16_t meta_map(struct ustor_nvme_model *m, const struct mdl_cmd *c,
 	return *out ? MDL_SC_OK : MDL_SC_DATA_XFER;
 }
 
-static void rw_copy(struct ustor_nvme_model *m, const struct mdl_ns *ns,
+static void rw_copy(struct ustor_nvme_model *m, const struct ustor_mdl_ns *ns,
 		    uint64_t slba, uint64_t nlb, uint8_t *meta, int is_write)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
@@ -257,13 +259,13 @@ static void rw_copy(struct ustor_nvme_model *m, const struct mdl_ns *ns,
 }
 
 /* Read 02h / Write 01h (NVM command set spec 3.2.4, 3.2.6). */
-static uint16_t io_rw(struct ustor_nvme_model *m, struct mdl_cmd *c,
+static uint16_t io_rw(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c,
 		      int is_write)
 {
-	struct mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
+	struct ustor_mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
 	uint64_t slba = c->cdw[10] | ((uint64_t)c->cdw[11] << 32);
 	uint64_t nlb = (c->cdw[12] & 0xffffu) + 1;
-	uint8_t *meta;
+	uint8_t *meta = NULL;
 	uint16_t st;
 
 	if (!ns)
@@ -289,9 +291,10 @@ static uint16_t io_rw(struct ustor_nvme_model *m, struct mdl_cmd *c,
 }
 
 /* Write Zeroes 08h (NVM command set spec 3.2.8). */
-static uint16_t io_write_zeroes(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t io_write_zeroes(struct ustor_nvme_model *m,
+				struct ustor_mdl_cmd *c)
 {
-	struct mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
+	struct ustor_mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
 	uint64_t slba = c->cdw[10] | ((uint64_t)c->cdw[11] << 32);
 	uint64_t nlb = (c->cdw[12] & 0xffffu) + 1;
 	uint16_t st;
@@ -308,9 +311,9 @@ static uint16_t io_write_zeroes(struct ustor_nvme_model *m, struct mdl_cmd *c)
 
 /* Dataset Management 09h (NVM command set spec 3.2.3): all ranges are
  * checked before any is deallocated. */
-static uint16_t io_dsm(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t io_dsm(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c)
 {
-	struct mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
+	struct ustor_mdl_ns *ns = ustor_nvme_mdl_ns(m, c->nsid);
 	uint32_t nr = (c->cdw[10] & 0xffu) + 1;
 	uint8_t ranges[256 * MDL_DSM_RANGE_SIZE];
 	uint16_t st;
@@ -341,7 +344,7 @@ static uint16_t io_dsm(struct ustor_nvme_model *m, struct mdl_cmd *c)
 }
 
 /* Flush 00h: NSID FFFFFFFFh flushes all unless VWC bits 2:1 say 10b. */
-static uint16_t io_flush(struct ustor_nvme_model *m, struct mdl_cmd *c)
+static uint16_t io_flush(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c)
 {
 	if (c->nsid == MDL_NSID_ALL)
 		return ((m->cfg.vwc >> 1) & 3u) == 2u ? MDL_SC_INVALID_NS
@@ -350,7 +353,7 @@ static uint16_t io_flush(struct ustor_nvme_model *m, struct mdl_cmd *c)
 }
 
 uint16_t ustor_nvme_mdl_io_exec(struct ustor_nvme_model *m,
-				struct mdl_cmd *c)
+				struct ustor_mdl_cmd *c)
 {
 	if (c->psdt || c->fuse)
 		return MDL_SC_INVALID_FIELD; /* SGLS=0, FUSES=0 */

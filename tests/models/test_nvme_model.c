@@ -225,7 +225,7 @@ static uint16_t exec(struct host *t, struct hq *q, const struct cmd *c,
 	cid = sq_put(q, c);
 	sq_ring(t, q);
 	if (!cq_take(q, out)) {
-		CHECK(!"no completion posted");
+		CHECK(0 && "no completion posted");
 		return 0xffff;
 	}
 	cq_ring(t, q);
@@ -670,6 +670,76 @@ static void test_prp_violations(void)
 	teardown(&t, &aq, &io);
 }
 
+/* Metadata (extended and separate), Write Zeroes and DSM deallocate. */
+static void test_meta_dsm_wz(void)
+{
+	struct host t;
+	struct hq aq, io;
+	struct ustor_nvme_model_cfg cfg;
+	ustor_bus_addr bus, mbus;
+	uint8_t *buf, *mbuf, *data, *meta;
+	struct cmd c = { .opc = 0x01, .nsid = 1, .cdw10 = 2, .cdw12 = 1 };
+
+	ustor_nvme_model_cfg_default(&cfg);
+	cfg.num_ns = 2;
+	cfg.ns[0].ms = 8;
+	cfg.ns[0].extended = 1;
+	cfg.ns[1] = (struct ustor_nvme_model_ns_cfg){ .nsid = 2,
+		.nblocks = 16, .lbads = 12, .ms = 8 };
+	bringup(&t, &aq, &io, &cfg);
+	buf = dma(&t, 3 * 4096, &bus);
+	mbuf = dma(&t, 4096, &mbus);
+
+	/* Extended: 2 x (512 + 8) bytes, interleaved in the stream. */
+	for (int i = 0; i < 2 * 520; i++)
+		buf[i] = (uint8_t)(i + 1);
+	c.prp1 = bus;
+	CHECK_EQ(exec(&t, &io, &c, NULL), 0);
+	data = ustor_nvme_model_ns_data(&t.m, 1, NULL);
+	meta = ustor_nvme_model_ns_meta(&t.m, 1, NULL);
+	CHECK(data && meta);
+	CHECK(!memcmp(data + 2 * 512, buf, 512));
+	CHECK(!memcmp(meta + 2 * 8, buf + 512, 8));
+	CHECK(!memcmp(data + 3 * 512, buf + 520, 512));
+	CHECK(!memcmp(meta + 3 * 8, buf + 1032, 8));
+
+	/* Separate metadata buffer (MPTR) for a 4 KiB-block namespace. */
+	c = (struct cmd){ .opc = 0x01, .nsid = 2, .cdw10 = 1, .cdw12 = 2,
+			  .prp1 = bus, .prp2 = 0, .mptr = mbus };
+	CHECK_EQ(exec(&t, &io, &c, NULL), SC(0, 0x04)); /* list at 0 */
+	memset(mbuf, 0xa5, 4096);
+	c.prp2 = bus + 4096; /* 2 blocks: PRP2 is the second data page */
+	c.cdw12 = 1;
+	CHECK_EQ(exec(&t, &io, &c, NULL), 0);
+	meta = ustor_nvme_model_ns_meta(&t.m, 2, NULL);
+	CHECK(meta[8] == 0xa5 && meta[8 + 15] == 0xa5 && meta[0] == 0);
+	ustor_nvme_model_clear_violations(&t.m);
+
+	/* Write Zeroes block 3 of nsid 1, then DSM-deallocate block 2. */
+	c = (struct cmd){ .opc = 0x08, .nsid = 1, .cdw10 = 3 };
+	CHECK_EQ(exec(&t, &io, &c, NULL), 0);
+	data = ustor_nvme_model_ns_data(&t.m, 1, NULL);
+	CHECK(data[3 * 512] == 0 && data[3 * 512 + 511] == 0);
+	CHECK(data[2 * 512] != 0);
+	memset(buf, 0, 4096);
+	put32(buf + 4, 1);  /* length in blocks */
+	put64(buf + 8, 2);  /* starting LBA */
+	put32(buf + 16 + 4, 1);
+	put64(buf + 16 + 8, 9999); /* out of range: nothing deallocated */
+	c = (struct cmd){ .opc = 0x09, .nsid = 1, .prp1 = bus,
+			  .cdw10 = 1, .cdw11 = 4 };
+	CHECK_EQ(exec(&t, &io, &c, NULL), SC(0, 0x80));
+	CHECK(data[2 * 512] != 0);
+	c.cdw10 = 0;
+	CHECK_EQ(exec(&t, &io, &c, NULL), 0);
+	CHECK(data[2 * 512] == 0 && data[2 * 512 + 511] == 0);
+
+	dma_free(&t, buf, 3 * 4096);
+	dma_free(&t, mbuf, 4096);
+	CHECK(!strcmp(ustor_nvme_model_violations(&t.m), ""));
+	teardown(&t, &aq, &io);
+}
+
 static void test_phase_wrap_and_full(void)
 {
 	struct host t;
@@ -860,6 +930,7 @@ int main(void)
 	test_features_queues();
 	test_io_prp_list();
 	test_prp_violations();
+	test_meta_dsm_wz();
 	test_phase_wrap_and_full();
 	test_faults();
 	test_bringup_quirks();

@@ -388,6 +388,54 @@ static void test_async_qd32_reordered(void)
 	fx_finish(&f);
 }
 
+struct chain_ctx {
+	struct ustor_block_device *d;
+	unsigned left;
+	unsigned done;
+};
+
+static void on_done_resubmit(struct ustor_block_req *req)
+{
+	struct chain_ctx *c = req->user;
+
+	c->done++;
+	if (req->status == USTOR_OK && c->left > 0) {
+		c->left--;
+		req->lba = (req->lba + 8u) % 2000u;
+		if (ustor_block_submit(c->d, req) != USTOR_OK)
+			c->left = 0;
+	}
+}
+
+/* The completion callback runs outside the queue lock and may submit again
+ * (the hosted HAL aborts on a recursive lock). */
+static void test_resubmit_from_callback(void)
+{
+	struct fixture f;
+	struct ustor_block_req req;
+	struct chain_ctx c;
+	unsigned spins = 0;
+
+	fx_setup(&f);
+	CHECK_OK(fx_start(&f));
+	c.d = bdev0(&f);
+	c.left = 9;
+	c.done = 0;
+	memset(&req, 0, sizeof(req));
+	req.op = USTOR_BLOCK_READ;
+	req.nblocks = 8;
+	req.buf = fx_buf(&f, 4096, 0, 0);
+	req.done = on_done_resubmit;
+	req.user = &c;
+	CHECK_OK(ustor_block_submit(c.d, &req));
+	while (c.done < 10 && spins++ < 1000)
+		ustor_block_poll(c.d, 0);
+	CHECK_EQ(c.done, 10);
+	CHECK_EQ(f.m.io_cmds[0x02], 10);
+	CHECK(f.h.lock_count > 0 && f.h.lock_count == f.h.unlock_count);
+	fx_finish(&f);
+}
+
 /* A small queue: async submit says BUSY when full; a large request that
  * needs more commands than slots waits inside the driver and completes. */
 static void test_queue_full(void)
@@ -494,6 +542,7 @@ int main(void)
 	RUN(test_io_errors);
 	RUN(test_io_timeout);
 	RUN(test_async_qd32_reordered);
+	RUN(test_resubmit_from_callback);
 	RUN(test_queue_full);
 	RUN(test_multiple_queues);
 	RUN(test_scattered_bus_addresses);
