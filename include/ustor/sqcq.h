@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "endian.h"
 #include "hal.h"
 #include "nvme_spec.h"
 
@@ -61,21 +62,128 @@ static inline int ustor_sqcq_full(const struct ustor_sqcq *q)
 	return next == q->sq_head;
 }
 
+/*
+ * The hot path is inline: submit and poll are a handful of instructions and
+ * a call per step would cost more than the step.
+ */
+
 /* Copy a CPU-order command into the next SQ slot (little-endian); returns
  * USTOR_ERR_BUSY when full. The doorbell is not rung. */
-ustor_status ustor_sqcq_push(struct ustor_sqcq *q, const struct ustor_nvme_sqe *sqe);
+static inline ustor_status ustor_sqcq_push(struct ustor_sqcq *q, const struct ustor_nvme_sqe *sqe)
+{
+	struct ustor_nvme_sqe *slot;
+	uint16_t next = (uint16_t)(q->sq_tail + 1u);
+
+	if (next == q->depth) /* compare and reset: depth need not be a power of two */
+		next = 0;
+	if (next == q->sq_head)
+		return USTOR_ERR_BUSY;
+	slot = (struct ustor_nvme_sqe *)(void *)(q->sq + ((uint32_t)q->sq_tail << USTOR_NVME_SQE_SIZE_LOG2));
+#if USTOR_BIG_ENDIAN
+	slot->cdw0 = ustor_cpu_to_le32(sqe->cdw0);
+	slot->nsid = ustor_cpu_to_le32(sqe->nsid);
+	slot->cdw2 = ustor_cpu_to_le32(sqe->cdw2);
+	slot->cdw3 = ustor_cpu_to_le32(sqe->cdw3);
+	slot->mptr = ustor_cpu_to_le64(sqe->mptr);
+	slot->prp1 = ustor_cpu_to_le64(sqe->prp1);
+	slot->prp2 = ustor_cpu_to_le64(sqe->prp2);
+	slot->cdw10 = ustor_cpu_to_le32(sqe->cdw10);
+	slot->cdw11 = ustor_cpu_to_le32(sqe->cdw11);
+	slot->cdw12 = ustor_cpu_to_le32(sqe->cdw12);
+	slot->cdw13 = ustor_cpu_to_le32(sqe->cdw13);
+	slot->cdw14 = ustor_cpu_to_le32(sqe->cdw14);
+	slot->cdw15 = ustor_cpu_to_le32(sqe->cdw15);
+#else
+	*slot = *sqe;
+#endif
+	q->sq_tail = next;
+	return USTOR_OK;
+}
+
+/* The next SQ slot, for filling in place with little-endian fields, or
+ * NULL when the ring is full; ustor_sqcq_advance() then publishes it. */
+static inline struct ustor_nvme_sqe *ustor_sqcq_next(struct ustor_sqcq *q)
+{
+	uint16_t next = (uint16_t)(q->sq_tail + 1u);
+
+	if (next == q->depth)
+		next = 0;
+	if (next == q->sq_head)
+		return NULL;
+	return (struct ustor_nvme_sqe *)(void *)(q->sq + ((uint32_t)q->sq_tail << USTOR_NVME_SQE_SIZE_LOG2));
+}
+
+static inline void ustor_sqcq_advance(struct ustor_sqcq *q)
+{
+	if (++q->sq_tail == q->depth)
+		q->sq_tail = 0;
+}
 
 /* Ring the SQ tail doorbell if anything was pushed since the last ring. */
-void ustor_sqcq_ring_sq(struct ustor_sqcq *q);
+static inline void ustor_sqcq_ring_sq(struct ustor_sqcq *q)
+{
+	const struct ustor_hal *hal = q->hal;
+
+	if (q->sq_tail == q->sq_rung)
+		return;
+	if (hal->dma_sync != NULL)
+		hal->dma_sync(hal->ctx, q->sq, q->sq_bytes, USTOR_DMA_TO_DEVICE);
+	/* The device must see the SQ entries before it sees the new tail. */
+	hal->wmb(hal->ctx);
+	hal->mmio_write32(hal->ctx, q->sq_db, q->sq_tail);
+	q->sq_rung = q->sq_tail;
+}
 
 /*
- * If the next CQ entry carries the current phase, copy it to *out in CPU
- * order (status without the phase bit: see USTOR_NVME_STATUS_*), advance
+ * If the next CQ entry carries the current phase, copy dw0, sqhd, cid and
+ * status to *out in CPU order (status without the phase bit: see
+ * USTOR_NVME_STATUS_*; dw1 and sqid are not copied), advance
  * the head and return 1; otherwise return 0. The CQ doorbell is not rung.
  */
-int ustor_sqcq_reap(struct ustor_sqcq *q, struct ustor_nvme_cqe *out);
+static inline int ustor_sqcq_reap(struct ustor_sqcq *q, struct ustor_nvme_cqe *out)
+{
+	const struct ustor_hal *hal = q->hal;
+	volatile struct ustor_nvme_cqe *cqe = &q->cq[q->cq_head];
+	uint16_t status;
+	uint16_t sqhd;
+
+	if (hal->dma_sync != NULL)
+		hal->dma_sync(hal->ctx, (const void *)cqe, sizeof(*cqe), USTOR_DMA_FROM_DEVICE);
+	status = ustor_le16_to_cpu(cqe->status);
+	if ((status & 1u) != q->cq_phase)
+		return 0;
+	/* The phase tag is written last by the device: do not let the reads of
+	 * the other fields be satisfied before the phase was seen. */
+	hal->rmb(hal->ctx);
+	out->dw0 = ustor_le32_to_cpu(cqe->dw0);
+	sqhd = ustor_le16_to_cpu(cqe->sqhd);
+	out->sqhd = sqhd;
+	out->cid = ustor_le16_to_cpu(cqe->cid);
+	out->status = (uint16_t)(status >> 1);
+
+	/* A hostile SQ head must not become our index. */
+	if (sqhd < q->depth)
+		q->sq_head = sqhd;
+	else
+		q->bad_sqhd++;
+
+	if (++q->cq_head == q->depth) {
+		q->cq_head = 0;
+		q->cq_phase ^= 1u;
+	}
+	q->cq_seen++;
+	return 1;
+}
 
 /* Tell the device how far the CQ was consumed (one doorbell per batch). */
-void ustor_sqcq_ring_cq(struct ustor_sqcq *q);
+static inline void ustor_sqcq_ring_cq(struct ustor_sqcq *q)
+{
+	const struct ustor_hal *hal = q->hal;
+
+	if (q->cq_seen == 0)
+		return;
+	hal->mmio_write32(hal->ctx, q->cq_db, q->cq_head);
+	q->cq_seen = 0;
+}
 
 #endif

@@ -47,8 +47,25 @@ ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nv
 				   uint16_t qid, uint16_t depth, int io);
 void ustor_nvme_queue_fini(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
 /* Take a free slot (index) or return -1. */
-int ustor_nvme_slot_get(struct ustor_nvme_queue *q);
-void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx);
+static inline int ustor_nvme_slot_get(struct ustor_nvme_queue *q)
+{
+	unsigned idx;
+
+	if (q->nfree == 0)
+		return -1;
+	idx = q->free_ids[--q->nfree];
+	/* A new generation per use: a late or forged completion of an earlier
+	 * use of this slot no longer matches. */
+	q->slots[idx].gen = (uint8_t)((q->slots[idx].gen + 1u) & 0x3fu);
+	return (int)idx;
+}
+
+static inline void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx)
+{
+	q->slots[idx].kind = USTOR_NVME_SLOT_FREE;
+	q->slots[idx].owner = NULL;
+	q->free_ids[q->nfree++] = (uint16_t)idx;
+}
 /* Command id for a slot's current generation. */
 static inline uint16_t ustor_nvme_cid(const struct ustor_nvme_queue *q, unsigned idx)
 {

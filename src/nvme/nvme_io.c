@@ -24,31 +24,67 @@ static uint8_t ustor_nvme_opcode(uint8_t op)
 	}
 }
 
-/* Fill the command for the chunk recorded in slot `idx`. */
+/* PRPs for a transfer of at most two pages, inline (the common case);
+ * longer ones go to the list builder. */
+static inline ustor_status ustor_nvme_io_prp(const struct ustor_nvme_ctrl *ctrl,
+					     const struct ustor_nvme_slot *s, const uint8_t *buf,
+					     uint32_t len, struct ustor_nvme_sqe *sqe)
+{
+	const struct ustor_hal *hal = ctrl->hal;
+	uint32_t mask = ctrl->page_size - 1u;
+	uint32_t first = ctrl->page_size - (uint32_t)((uintptr_t)buf & mask);
+	ustor_bus_addr bus;
+
+	if (len > first + ctrl->page_size || hal->dma_sync != NULL)
+		return ustor_nvme_prp_build(ctrl, s, buf, len, sqe);
+	if (first > len)
+		first = len;
+	if (hal->virt_to_bus(hal->ctx, buf, first, &bus) != USTOR_OK ||
+	    ((uint32_t)bus & mask) != ((uint32_t)(uintptr_t)buf & mask))
+		return USTOR_ERR_NOT_DMA_ABLE;
+	if ((bus & 3u) != 0)
+		return USTOR_ERR_ALIGNMENT;
+	sqe->prp1 = bus;
+	sqe->prp2 = 0;
+	if (len > first) {
+		if (hal->virt_to_bus(hal->ctx, buf + first, len - first, &bus) != USTOR_OK ||
+		    (bus & mask) != 0)
+			return USTOR_ERR_NOT_DMA_ABLE;
+		sqe->prp2 = bus;
+	}
+	return USTOR_OK;
+}
+
+/* Fill the command for the chunk recorded in slot `idx`. Every field is
+ * written (no memset): this runs once per command. */
 static ustor_status ustor_nvme_io_build(const struct ustor_nvme_ctrl *ctrl,
 					struct ustor_nvme_queue *q, const struct ustor_nvme_ns *ns,
 					const struct ustor_block_req *req, unsigned idx,
 					struct ustor_nvme_sqe *sqe)
 {
 	const struct ustor_nvme_slot *s = &q->slots[idx];
-	uint8_t shift = ns->info.lbads;
 
-	ustor_memset(sqe, 0, sizeof(*sqe));
 	sqe->cdw0 = (uint32_t)s->opcode | ((uint32_t)ustor_nvme_cid(q, idx) << 16);
 	sqe->nsid = ns->info.nsid;
+	sqe->cdw2 = 0;
+	sqe->cdw3 = 0;
+	sqe->mptr = 0;
+	sqe->prp1 = 0;
+	sqe->prp2 = 0;
+	sqe->cdw10 = (uint32_t)s->lba;
+	sqe->cdw11 = (uint32_t)(s->lba >> 32);
+	sqe->cdw12 = s->nblocks - 1u;
+	sqe->cdw13 = 0;
+	sqe->cdw14 = 0;
+	sqe->cdw15 = 0;
 	switch (s->opcode) {
 	case USTOR_NVME_CMD_READ:
 	case USTOR_NVME_CMD_WRITE:
-		sqe->cdw10 = (uint32_t)s->lba;
-		sqe->cdw11 = (uint32_t)(s->lba >> 32);
-		sqe->cdw12 = (s->nblocks - 1u) |
-			     ((req->flags & USTOR_REQ_F_FUA) ? USTOR_NVME_RW_FUA : 0u);
-		return ustor_nvme_prp_build(ctrl, s, (const uint8_t *)req->buf + s->buf_off,
-					    s->nblocks << shift, sqe);
+		if (req->flags & USTOR_REQ_F_FUA)
+			sqe->cdw12 |= USTOR_NVME_RW_FUA;
+		return ustor_nvme_io_prp(ctrl, s, (const uint8_t *)req->buf + s->buf_off,
+					 s->nblocks << ns->info.lbads, sqe);
 	case USTOR_NVME_CMD_WRITE_ZEROES:
-		sqe->cdw10 = (uint32_t)s->lba;
-		sqe->cdw11 = (uint32_t)(s->lba >> 32);
-		sqe->cdw12 = s->nblocks - 1u;
 		return USTOR_OK;
 	case USTOR_NVME_CMD_DSM: {
 		struct ustor_nvme_dsm_range *r = (struct ustor_nvme_dsm_range *)(void *)q->dsm_page;
@@ -60,9 +96,13 @@ static ustor_status ustor_nvme_io_build(const struct ustor_nvme_ctrl *ctrl,
 		sqe->prp1 = q->dsm_bus;
 		sqe->cdw10 = 0; /* one range (0-based) */
 		sqe->cdw11 = USTOR_NVME_DSM_AD;
+		sqe->cdw12 = 0;
 		return USTOR_OK;
 	}
 	default: /* flush */
+		sqe->cdw10 = 0;
+		sqe->cdw11 = 0;
+		sqe->cdw12 = 0;
 		return USTOR_OK;
 	}
 }
@@ -244,6 +284,57 @@ static ustor_status ustor_nvme_io_check_dma(const struct ustor_nvme_ctrl *ctrl,
 	return USTOR_OK;
 }
 
+/* The common case, a read or write that fits one command: built in place
+ * in the SQ, no chunk loop. */
+static ustor_status ustor_nvme_io_rw_fast(const struct ustor_nvme_ctrl *ctrl,
+					  struct ustor_nvme_queue *q, const struct ustor_nvme_ns *ns,
+					  struct ustor_block_req *req, uint8_t opcode)
+{
+	struct ustor_nvme_sqe prp;
+	struct ustor_nvme_sqe *e;
+	struct ustor_nvme_slot *s;
+	ustor_status st;
+	int idx;
+
+	idx = ustor_nvme_slot_get(q);
+	if (idx < 0)
+		return USTOR_ERR_BUSY;
+	e = ustor_sqcq_next(&q->ring);
+	s = &q->slots[idx];
+	s->lba = req->lba;
+	s->nblocks = req->nblocks;
+	s->buf_off = 0;
+	st = e == NULL ? USTOR_ERR_BUSY
+		       : ustor_nvme_io_prp(ctrl, s, (const uint8_t *)req->buf,
+					   req->nblocks << ns->info.lbads, &prp);
+	if (st != USTOR_OK) {
+		ustor_nvme_slot_put(q, (unsigned)idx);
+		return st;
+	}
+	s->kind = USTOR_NVME_SLOT_BLOCK;
+	s->owner = req;
+	s->opcode = opcode;
+	s->retries_left = (uint8_t)ctrl->cfg.io_retries;
+	e->cdw0 = ustor_cpu_to_le32((uint32_t)opcode | ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16));
+	e->nsid = ustor_cpu_to_le32(ns->info.nsid);
+	e->cdw2 = 0;
+	e->cdw3 = 0;
+	e->mptr = 0;
+	e->prp1 = ustor_cpu_to_le64(prp.prp1);
+	e->prp2 = ustor_cpu_to_le64(prp.prp2);
+	e->cdw10 = ustor_cpu_to_le32((uint32_t)req->lba);
+	e->cdw11 = ustor_cpu_to_le32((uint32_t)(req->lba >> 32));
+	e->cdw12 = ustor_cpu_to_le32((req->nblocks - 1u) |
+				     ((req->flags & USTOR_REQ_F_FUA) ? USTOR_NVME_RW_FUA : 0u));
+	e->cdw13 = 0;
+	e->cdw14 = 0;
+	e->cdw15 = 0;
+	ustor_sqcq_advance(&q->ring);
+	req->in_flight = 1;
+	req->left = 0;
+	return USTOR_OK;
+}
+
 static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 					 struct ustor_block_req *req)
 {
@@ -264,11 +355,24 @@ static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 			return st;
 	}
 	q = &ctrl->io[req->queue < ctrl->nio ? req->queue : 0];
+	req->drv = ns;
+	req->next_waiting = NULL;
+	if (req->op <= USTOR_BLOCK_WRITE && req->nblocks <= ns->max_chunk_blocks &&
+	    q->waiting == NULL) {
+		ustor_nvme_lock(hal, q);
+		st = ustor_nvme_io_rw_fast(ctrl, q, ns, req,
+					   req->op == USTOR_BLOCK_READ ? USTOR_NVME_CMD_READ
+								       : USTOR_NVME_CMD_WRITE);
+		if (st == USTOR_OK) {
+			req->state = USTOR_REQ_STATE_ACTIVE;
+			ustor_sqcq_ring_sq(&q->ring);
+		}
+		ustor_nvme_unlock(hal, q);
+		return st;
+	}
 	req->next_lba = req->lba;
 	req->left = req->op == USTOR_BLOCK_FLUSH ? 1u : req->nblocks;
 	req->in_flight = 0;
-	req->next_waiting = NULL;
-	req->drv = ns;
 
 	ustor_nvme_lock(hal, q);
 	st = ustor_nvme_io_issue(ctrl, q, ns, req);

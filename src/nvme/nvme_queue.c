@@ -69,26 +69,6 @@ void ustor_nvme_queue_fini(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 	ustor_memset(q, 0, sizeof(*q));
 }
 
-int ustor_nvme_slot_get(struct ustor_nvme_queue *q)
-{
-	unsigned idx;
-
-	if (q->nfree == 0)
-		return -1;
-	idx = q->free_ids[--q->nfree];
-	/* A new generation per use: a late or forged completion of an earlier
-	 * use of this slot no longer matches. */
-	q->slots[idx].gen = (uint8_t)((q->slots[idx].gen + 1u) & 0x3fu);
-	return (int)idx;
-}
-
-void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx)
-{
-	q->slots[idx].kind = USTOR_NVME_SLOT_FREE;
-	q->slots[idx].owner = NULL;
-	q->free_ids[q->nfree++] = (uint16_t)idx;
-}
-
 unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
 {
 	struct ustor_nvme_cqe cqe;

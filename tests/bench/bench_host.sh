@@ -16,7 +16,7 @@ lib_ir() { # qd ios -> instructions spent in functions defined under src/
 	f="$out/callgrind.$1.$2"
 	valgrind --tool=callgrind --callgrind-out-file="$f" "$bin" "$1" "$2" >/dev/null 2>&1
 	callgrind_annotate --inclusive=no --threshold=100 "$f" 2>/dev/null |
-		awk '/^ *[0-9,]+ +\( *[0-9.]+%\) +src\/(core|ring|nvme|block|pci)\// { gsub(",", "", $1); s += $1 } END { print s + 0 }'
+		awk '/^ *[0-9,]+ +\( *[0-9.]+%\) +(src\/(core|ring|nvme|block|pci)|include\/ustor)\// { gsub(",", "", $1); s += $1 } END { print s + 0 }'
 }
 
 for qd in 1 32; do

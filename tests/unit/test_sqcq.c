@@ -48,7 +48,7 @@ static void test_push_ring_wrap(void)
 	struct fake_db db;
 	struct ustor_sqcq q;
 	struct ustor_nvme_sqe sqe;
-	struct ustor_nvme_cqe cqe;
+	struct ustor_nvme_cqe cqe = { 0, 0, 0, 0, 0, 0 };
 	void *regs = malloc(0x2000);
 	unsigned i;
 	const uint8_t *raw;
