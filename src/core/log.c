@@ -154,7 +154,9 @@ void ustor_copy_id_string(char *out, const char *in, size_t len)
 		char c = in[i];
 		if (c == '\0')
 			break;
-		out[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
+		if (c < 0x20 || c >= 0x7f)
+			c = '?';
+		out[i] = c;
 		if (c != ' ')
 			end = i + 1;
 	}

@@ -125,7 +125,7 @@ ustor_status ustor_nvme_active_ns_list(struct ustor_nvme_ctrl *ctrl, uint32_t st
 		return st;
 	page = ctrl->admin_buf;
 	for (i = 0; i < 1024u && n < max; i++) {
-		uint32_t id = ustor_get_le32(page + 4u * i);
+		uint32_t id = ustor_get_le32(page + (size_t)4u * i);
 		if (id == 0)
 			break;
 		/* The list is ascending and above `start`; anything else is

@@ -82,13 +82,13 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 		}
 		if (hal->virt_to_bus(hal->ctx, buf, n, &bus) != USTOR_OK || (bus & mask) != 0)
 			return USTOR_ERR_NOT_DMA_ABLE;
-		ustor_put_le64(list + pos * 8u, bus);
+		ustor_put_le64(list + (size_t)pos * 8u, bus);
 		pos++;
 		buf += n;
 		len -= n;
 	}
 	if (hal->dma_sync != NULL)
-		hal->dma_sync(hal->ctx, slot->prp_list, (size_t)(list - slot->prp_list) + pos * 8u,
+		hal->dma_sync(hal->ctx, slot->prp_list, (size_t)(list - slot->prp_list) + (size_t)pos * 8u,
 			      USTOR_DMA_TO_DEVICE);
 	return USTOR_OK;
 }

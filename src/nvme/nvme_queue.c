@@ -42,7 +42,7 @@ ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nv
 	for (i = 0; i < nslots; i++) {
 		struct ustor_nvme_slot *s = &q->slots[i];
 		if (q->prp_pool != NULL) {
-			s->prp_list = q->prp_pool + i * q->prp_area_bytes;
+			s->prp_list = q->prp_pool + (size_t)i * q->prp_area_bytes;
 			s->prp_bus = q->prp_pool_bus + (ustor_bus_addr)i * q->prp_area_bytes;
 		}
 		/* Hand out low indices first. */

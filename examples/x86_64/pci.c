@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PCI configuration space and NVMe discovery.
+ *
+ * Access method: PCI Express ECAM when the ACPI MCFG table names a window
+ * (QEMU q35: 0xb0000000), else the legacy configuration mechanism #1 through
+ * ports 0xCF8/0xCFC (QEMU pc has no MCFG; it reaches only the first 256
+ * bytes of each function, which is all this kernel needs).
+ *
+ * ACPI (spec 6.5, 5.2.5 - 5.2.8): the RSDP sits on a 16-byte boundary in the
+ * first KiB of the EBDA or in 0xE0000-0xFFFFF; revision 2+ adds the 64-bit
+ * XSDT address. Every table starts with a 36-byte header (signature, length,
+ * ..., checksum: all bytes sum to 0). MCFG entries (PCI Firmware spec 3.3,
+ * 4.1.2) start at offset 44: base (8), segment (2), start bus, end bus, 4
+ * reserved.
+ */
+#include "kernel.h"
+
+static uint64_t ecam_base; /* 0: no ECAM, use ports */
+static uint8_t ecam_bus_start, ecam_bus_end;
+
+static uint32_t rd32u(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4); /* ACPI tables are byte-packed */
+	return v;
+}
+
+static uint64_t rd64u(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static int acpi_checksum_ok(const uint8_t *p, uint32_t len)
+{
+	uint8_t sum = 0;
+
+	for (uint32_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return sum == 0;
+}
+
+static const uint8_t *acpi_find_rsdp_in(uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t a = start; a + 20 <= end; a += 16) {
+		const uint8_t *p = (const uint8_t *)a;
+
+		if (memcmp(p, "RSD PTR ", 8) == 0 && acpi_checksum_ok(p, 20))
+			return p;
+	}
+	return NULL;
+}
+
+static const uint8_t *acpi_find_rsdp(void)
+{
+	/* The EBDA segment is at 0x40E in the BIOS data area. */
+	uintptr_t ebda = (uintptr_t)(*(const volatile uint16_t *)0x40e) << 4;
+	const uint8_t *rsdp = NULL;
+
+	if (ebda >= 0x80000 && ebda < 0xa0000)
+		rsdp = acpi_find_rsdp_in(ebda, ebda + 1024);
+	if (rsdp == NULL)
+		rsdp = acpi_find_rsdp_in(0xe0000, 0x100000);
+	return rsdp;
+}
+
+/* A table header at a physical address, if it is mapped and sane. */
+static const uint8_t *acpi_table(uint64_t addr)
+{
+	if (addr == 0 || addr + 36 > KERNEL_IDENTITY_MAP_END)
+		return NULL;
+	const uint8_t *t = (const uint8_t *)(uintptr_t)addr;
+	uint32_t len = rd32u(t + 4);
+	if (len < 36 || addr + len > KERNEL_IDENTITY_MAP_END || !acpi_checksum_ok(t, len))
+		return NULL;
+	return t;
+}
+
+static const uint8_t *acpi_find_table(const char sig[4])
+{
+	const uint8_t *rsdp = acpi_find_rsdp();
+	const uint8_t *root;
+	uint32_t entry_size;
+
+	if (rsdp == NULL)
+		return NULL;
+	/* Revision 2+: prefer the XSDT (64-bit entries), checksum over 36 bytes. */
+	if (rsdp[15] >= 2 && acpi_checksum_ok(rsdp, 36) && rd64u(rsdp + 24) != 0) {
+		root = acpi_table(rd64u(rsdp + 24));
+		entry_size = 8;
+	} else {
+		root = acpi_table(rd32u(rsdp + 16));
+		entry_size = 4;
+	}
+	if (root == NULL)
+		return NULL;
+	uint32_t len = rd32u(root + 4);
+	for (uint32_t off = 36; off + entry_size <= len; off += entry_size) {
+		uint64_t a = entry_size == 8 ? rd64u(root + off) : rd32u(root + off);
+		const uint8_t *t = acpi_table(a);
+
+		if (t != NULL && memcmp(t, sig, 4) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+void pci_init(void)
+{
+	const uint8_t *mcfg = acpi_find_table("MCFG");
+
+	ecam_base = 0;
+	if (mcfg == NULL)
+		return;
+	uint32_t len = rd32u(mcfg + 4);
+	for (uint32_t off = 44; off + 16 <= len; off += 16) {
+		uint64_t base = rd64u(mcfg + off);
+		uint16_t segment = (uint16_t)(mcfg[off + 8] | (mcfg[off + 9] << 8));
+		uint8_t bus0 = mcfg[off + 10];
+		uint8_t bus1 = mcfg[off + 11];
+		uint64_t size = ((uint64_t)bus1 - bus0 + 1u) << 20;
+
+		if (segment != 0 || bus1 < bus0)
+			continue; /* this kernel handles segment group 0 only */
+		if (mm_map_uncached(base, size) != 0) {
+			kprintf("pci: ECAM at 0x%llx is above the 4 GiB identity map; using ports\n",
+				(unsigned long long)base);
+			return;
+		}
+		ecam_base = base;
+		ecam_bus_start = bus0;
+		ecam_bus_end = bus1;
+		return;
+	}
+}
+
+const char *pci_method(void)
+{
+	static char desc[96];
+
+	if (ecam_base == 0)
+		return "legacy ports 0xCF8/0xCFC (no ACPI MCFG table)";
+	ksnprintf(desc, sizeof(desc), "ECAM at 0x%llx, buses %u-%u (ACPI MCFG)",
+		  (unsigned long long)ecam_base, ecam_bus_start, ecam_bus_end);
+	return desc;
+}
+
+static volatile uint32_t *ecam_addr(uint32_t bdf, uint16_t offset)
+{
+	uint32_t bus = PCI_BUS(bdf);
+
+	if (ecam_base == 0 || bus < ecam_bus_start || bus > ecam_bus_end)
+		return NULL;
+	return (volatile uint32_t *)(uintptr_t)(ecam_base + ((uint64_t)(bus - ecam_bus_start) << 20) +
+						 ((uint64_t)(bdf & 0xffu) << 12) + (offset & 0xffcu));
+}
+
+static uint32_t legacy_address(uint32_t bdf, uint16_t offset)
+{
+	/* Enable bit, bus, device, function, register (dword aligned). */
+	return 0x80000000u | (bdf << 8) | (offset & 0xfcu);
+}
+
+uint32_t pci_cfg_read32(uint32_t bdf, uint16_t offset)
+{
+	volatile uint32_t *p = ecam_addr(bdf, offset);
+
+	if (p != NULL)
+		return *p;
+	if (offset >= 256)
+		return 0xffffffffu; /* not reachable through the ports */
+	outl(0xcf8, legacy_address(bdf, offset));
+	return inl(0xcfc);
+}
+
+void pci_cfg_write32(uint32_t bdf, uint16_t offset, uint32_t val)
+{
+	volatile uint32_t *p = ecam_addr(bdf, offset);
+
+	if (p != NULL) {
+		*p = val;
+		return;
+	}
+	if (offset >= 256)
+		return;
+	outl(0xcf8, legacy_address(bdf, offset));
+	outl(0xcfc, val);
+}
+
+/* BAR0: address, width and size. Sizing writes all ones to the BAR with
+ * memory decoding off (PCI Local Bus 3.0, 6.2.5.1), then restores both. */
+static void pci_decode_bar0(struct pci_nvme *n)
+{
+	uint32_t bdf = n->bdf;
+	uint32_t lo = pci_cfg_read32(bdf, 0x10);
+	uint32_t hi = 0;
+
+	if (lo & 1u) {
+		n->bar0_io = 1;
+		return;
+	}
+	n->bar0_64bit = ((lo >> 1) & 3u) == 2u;
+	if (n->bar0_64bit)
+		hi = pci_cfg_read32(bdf, 0x14);
+	n->bar0 = ((uint64_t)hi << 32) | (lo & ~0xfu);
+
+	uint32_t cmd = pci_cfg_read32(bdf, 0x04) & 0xffffu;
+	pci_cfg_write32(bdf, 0x04, cmd & ~0x2u); /* memory decoding off while sizing */
+	pci_cfg_write32(bdf, 0x10, 0xffffffffu);
+	uint64_t mask = pci_cfg_read32(bdf, 0x10) & ~0xfu;
+	pci_cfg_write32(bdf, 0x10, lo);
+	if (n->bar0_64bit) {
+		pci_cfg_write32(bdf, 0x14, 0xffffffffu);
+		mask |= (uint64_t)pci_cfg_read32(bdf, 0x14) << 32;
+		pci_cfg_write32(bdf, 0x14, hi);
+	} else {
+		mask |= 0xffffffff00000000ull;
+	}
+	pci_cfg_write32(bdf, 0x04, cmd); /* status half written as 0: RW1C bits untouched */
+	n->bar0_size = mask != 0 ? ~mask + 1u : 0;
+}
+
+unsigned pci_find_nvme(struct pci_nvme *out, unsigned max)
+{
+	unsigned found = 0;
+
+	for (uint32_t bus = 0; bus < 256; bus++) {
+		for (uint32_t dev = 0; dev < 32; dev++) {
+			uint32_t nfn = 1;
+
+			for (uint32_t fn = 0; fn < nfn; fn++) {
+				uint32_t bdf = PCI_BDF(bus, dev, fn);
+				uint32_t id = pci_cfg_read32(bdf, 0x00);
+
+				if ((id & 0xffffu) == 0xffffu)
+					continue;
+				/* Header type bit 7: a multi-function device. */
+				if (fn == 0 && (pci_cfg_read32(bdf, 0x0c) & 0x00800000u))
+					nfn = 8;
+				uint32_t class = pci_cfg_read32(bdf, 0x08) >> 8;
+				if (class != 0x010802u || found >= max)
+					continue;
+				struct pci_nvme *n = &out[found++];
+				memset(n, 0, sizeof(*n));
+				n->bdf = bdf;
+				n->vendor = (uint16_t)id;
+				n->device = (uint16_t)(id >> 16);
+				pci_decode_bar0(n);
+			}
+		}
+	}
+	return found;
+}
