@@ -38,7 +38,7 @@ ARCHES := x86_64 i386 aarch64 riscv64 m68k
 LIBDIR = $(BUILD)/$(ARCH)
 LIB_OBJS = $(patsubst %.c,$(LIBDIR)/%.o,$(LIB_SRCS) hal/arch/hal_default_$(ARCH).c)
 
-.PHONY: all lib lib-all check-freestanding test test-host test-be test-model lint bench-host \
+.PHONY: all lib lib-all check-freestanding test test-host test-be test-model test-arch arch-test-one lint bench-host \
         clean help size
 all: lib
 
@@ -107,7 +107,7 @@ lint:
 		echo "OK  clang-tidy: library clean (.clang-tidy lists each suppression)"; \
 	else echo "SKIP clang-tidy: not installed"; fi
 
-test: lib-all test-model test-host test-be lint
+test: lib-all test-arch test-model test-host test-be lint
 	@echo "ALL TESTS PASSED"
 
 # ---- Benchmarks ----------------------------------------------------------------
@@ -122,3 +122,25 @@ bench-host: $(BUILD)/bench/bench_host
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- Per-arch default HAL callbacks, run natively or under qemu-user -----------
+ARCH_TEST_CC_x86_64 := gcc
+ARCH_TEST_CC_i386 := i686-linux-gnu-gcc
+ARCH_TEST_CC_aarch64 := aarch64-linux-gnu-gcc
+ARCH_TEST_CC_riscv64 := riscv64-linux-gnu-gcc
+ARCH_TEST_CC_m68k := m68k-linux-gnu-gcc
+ARCH_TEST_RUN_x86_64 :=
+ARCH_TEST_RUN_i386 := qemu-i386
+ARCH_TEST_RUN_aarch64 := qemu-aarch64
+ARCH_TEST_RUN_riscv64 := qemu-riscv64
+ARCH_TEST_RUN_m68k := qemu-m68k
+test-arch:
+	$(Q)mkdir -p $(BUILD)/arch-test
+	$(Q)for a in $(ARCHES); do \
+		$(MAKE) --no-print-directory -s arch-test-one A=$$a || exit 1; \
+	done
+
+arch-test-one:
+	$(Q)$(ARCH_TEST_CC_$(A)) -std=c11 -O2 -static -Iinclude $(WARN) -DUSTOR_TEST_ARCH='"$(A)"' \
+		tests/arch/test_hal_default.c hal/arch/hal_default_$(A).c -o $(BUILD)/arch-test/hal_default_$(A)
+	$(Q)$(ARCH_TEST_RUN_$(A)) $(BUILD)/arch-test/hal_default_$(A)
