@@ -42,6 +42,9 @@ LIB_OBJS = $(patsubst %.c,$(LIBDIR)/%.o,$(LIB_SRCS) hal/arch/hal_default_$(ARCH)
         clean help size
 all: lib
 
+# The example kernel (examples/x86_64): kernel, demo, test-qemu, kernel-clean.
+include examples/x86_64/kernel.mk
+
 help:
 	@echo "make lib [ARCH=x86_64|i386|aarch64|riscv64|m68k]  freestanding libustor.a + symbol check"
 	@echo "make test        everything: all libs, hosted tests (ASan/UBSan), big-endian tests, lint"
@@ -107,7 +110,7 @@ lint:
 		echo "OK  clang-tidy: library clean (.clang-tidy lists each suppression)"; \
 	else echo "SKIP clang-tidy: not installed"; fi
 
-test: lib-all test-arch test-model test-host test-be lint
+test: lib-all test-arch test-model test-host test-be lint test-qemu
 	@echo "ALL TESTS PASSED"
 
 # ---- Benchmarks ----------------------------------------------------------------

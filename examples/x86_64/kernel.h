@@ -131,6 +131,7 @@ struct kernel_options {
 	int read_only;             /* ro=1 */
 	uint32_t queues;           /* 0 = library default */
 	uint32_t depth;            /* 0 = library default */
+	uint32_t io_timeout_ms;    /* 0 = library default (30 s) */
 	int irq;                   /* irq=1 asked (not implemented) */
 	int bench_qd1;             /* bench=qd1 */
 	int peek_set;              /* peek=<lba> given */

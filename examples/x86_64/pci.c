@@ -53,10 +53,19 @@ static const uint8_t *acpi_find_rsdp_in(uintptr_t start, uintptr_t end)
 	return NULL;
 }
 
+/* A pointer to a fixed low physical address. The empty asm hides the
+ * constant from GCC, which otherwise treats addresses below 4 KiB as offsets
+ * from a null pointer (-Warray-bounds). */
+static const volatile void *low_phys(uintptr_t addr)
+{
+	__asm__("" : "+r"(addr));
+	return (const volatile void *)addr;
+}
+
 static const uint8_t *acpi_find_rsdp(void)
 {
 	/* The EBDA segment is at 0x40E in the BIOS data area. */
-	uintptr_t ebda = (uintptr_t)(*(const volatile uint16_t *)0x40e) << 4;
+	uintptr_t ebda = (uintptr_t)(*(const volatile uint16_t *)low_phys(0x40e)) << 4;
 	const uint8_t *rsdp = NULL;
 
 	if (ebda >= 0x80000 && ebda < 0xa0000)

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uStor x86_64 example kernel: boots under multiboot1 (QEMU -kernel, GRUB),
+ * finds every NVMe controller on PCI, runs the self-test of the test
+ * contract (selftest.c) on each and exits QEMU through isa-debug-exit.
+ *
+ * Command line (QEMU -append), space-separated key=value:
+ *   log=debug|info|warn|error   library log level (default warn)
+ *   scratch=<lba>+<nblocks>     region the write checks may use (default:
+ *                               the last 64 blocks of each namespace)
+ *   ro=1                        read-only: every write-type check SKIPs
+ *   queues=N depth=N            I/O queue pairs and entries per queue
+ *   timeout=<ms>                bound of each I/O command (default 30 s)
+ *   poll=1 | irq=1              completion mode (only polling exists)
+ *   bench=qd1|none              4 KiB random-read QD1 loop (~1 s) per namespace
+ *   peek=<lba>                  also read <lba> and show the text found there
+ */
+#include "kernel.h"
+#include "multiboot.h"
+
+extern char __kernel_start[], __kernel_end[];
+
+struct kernel_options kopt;
+
+static int parse_u64(const char *s, const char *end, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9' || v > (~0ull - 9u) / 10u)
+			return -1;
+		v = v * 10u + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int streq(const char *s, const char *end, const char *lit)
+{
+	size_t n = kstrlen(lit);
+	return (size_t)(end - s) == n && memcmp(s, lit, n) == 0;
+}
+
+static void option(const char *key, const char *kend, const char *val, const char *vend)
+{
+	uint64_t v;
+
+	if (streq(key, kend, "log")) {
+		if (streq(val, vend, "debug"))
+			kopt.log_level = USTOR_LOG_DEBUG;
+		else if (streq(val, vend, "info"))
+			kopt.log_level = USTOR_LOG_INFO;
+		else if (streq(val, vend, "warn"))
+			kopt.log_level = USTOR_LOG_WARN;
+		else if (streq(val, vend, "error"))
+			kopt.log_level = USTOR_LOG_ERROR;
+		else
+			goto bad;
+	} else if (streq(key, kend, "scratch")) {
+		const char *plus = val;
+		uint64_t lba, n;
+
+		while (plus < vend && *plus != '+')
+			plus++;
+		if (plus == vend || parse_u64(val, plus, &lba) || parse_u64(plus + 1, vend, &n) ||
+		    n == 0)
+			goto bad;
+		kopt.scratch_set = 1;
+		kopt.scratch_lba = lba;
+		kopt.scratch_nblocks = n;
+	} else if (streq(key, kend, "ro")) {
+		if (parse_u64(val, vend, &v) || v > 1)
+			goto bad;
+		kopt.read_only = (int)v;
+	} else if (streq(key, kend, "queues")) {
+		if (parse_u64(val, vend, &v) || v < 1 || v > 65535)
+			goto bad;
+		kopt.queues = (uint32_t)v;
+	} else if (streq(key, kend, "depth")) {
+		if (parse_u64(val, vend, &v) || v < 2 || v > 65536)
+			goto bad;
+		kopt.depth = (uint32_t)v;
+	} else if (streq(key, kend, "timeout")) {
+		if (parse_u64(val, vend, &v) || v < 1 || v > 3600000)
+			goto bad;
+		kopt.io_timeout_ms = (uint32_t)v;
+	} else if (streq(key, kend, "poll")) {
+		if (parse_u64(val, vend, &v) || v > 1)
+			goto bad;
+		kopt.irq = !v;
+	} else if (streq(key, kend, "irq")) {
+		if (parse_u64(val, vend, &v) || v > 1)
+			goto bad;
+		kopt.irq = (int)v;
+	} else if (streq(key, kend, "bench")) {
+		if (streq(val, vend, "qd1"))
+			kopt.bench_qd1 = 1;
+		else if (streq(val, vend, "none"))
+			kopt.bench_qd1 = 0;
+		else
+			goto bad;
+	} else if (streq(key, kend, "peek")) {
+		if (parse_u64(val, vend, &v))
+			goto bad;
+		kopt.peek_set = 1;
+		kopt.peek_lba = v;
+	} else {
+		kprintf("cmdline: unknown option ignored: ");
+		console_write(key, (size_t)(vend - key));
+		kprintf("\n");
+	}
+	return;
+bad:
+	kprintf("cmdline: bad value ignored: ");
+	console_write(key, (size_t)(vend - key));
+	kprintf("\n");
+}
+
+/* "key=value key=value ...": words without '=' (QEMU puts the kernel's file
+ * name first) are ignored. */
+static void parse_cmdline(const char *s)
+{
+	kopt.log_level = USTOR_LOG_WARN;
+	while (*s != '\0') {
+		while (*s == ' ')
+			s++;
+		const char *word = s;
+		const char *eq = NULL;
+
+		while (*s != '\0' && *s != ' ') {
+			if (*s == '=' && eq == NULL)
+				eq = s;
+			s++;
+		}
+		if (eq != NULL)
+			option(word, eq, eq + 1, s);
+	}
+}
+
+void kmain(uint32_t magic, uint32_t mbi_addr);
+
+void kmain(uint32_t magic, uint32_t mbi_addr)
+{
+	static char cmdline[512];
+	const struct multiboot_info *mbi = (const struct multiboot_info *)(uintptr_t)mbi_addr;
+
+	console_init();
+	trap_init();
+	kprintf("\nuStor x86_64 example kernel\n");
+	if (magic != MULTIBOOT_BOOT_MAGIC) {
+		kprintf("boot: not started by a multiboot1 loader (EAX=0x%x)\n", magic);
+		kernel_exit(KERNEL_EXIT_FAIL);
+	}
+	/* Copy the command line before anything can overwrite it. */
+	if (mbi->flags & MULTIBOOT_INFO_CMDLINE) {
+		const char *src = (const char *)(uintptr_t)mbi->cmdline;
+		size_t i = 0;
+
+		while (i + 1 < sizeof(cmdline) && src[i] != '\0') {
+			cmdline[i] = src[i];
+			i++;
+		}
+		cmdline[i] = '\0';
+	}
+	kprintf("boot: command line \"%s\"\n", cmdline);
+	parse_cmdline(cmdline);
+
+	if (mm_init(mbi, (uintptr_t)__kernel_end) != 0)
+		kernel_exit(KERNEL_EXIT_FAIL);
+	kprintf("boot: kernel %p-%p, DMA pages %p-%p (%u KiB)\n", (void *)__kernel_start,
+		(void *)__kernel_end, (void *)mm_region_start(), (void *)mm_region_end(),
+		mm_pages_total() * (PAGE_SIZE / 1024u));
+
+	time_init();
+	uint64_t mhz = time_tsc_hz() / 1000000u;
+	kprintf("time: TSC %llu.%02llu GHz (calibrated against PIT channel 2)\n",
+		(unsigned long long)(mhz / 1000u), (unsigned long long)(mhz % 1000u / 10u));
+
+	pci_init();
+	kprintf("pci: %s\n", pci_method());
+
+	unsigned failures = selftest_run();
+	kernel_exit(failures == 0 ? KERNEL_EXIT_PASS : KERNEL_EXIT_FAIL);
+}
