@@ -54,7 +54,7 @@ struct ustor_nvme_config {
 	uint8_t use_pci_cfg;           /* switch on Memory Space + Bus Master Enable */
 	uint8_t use_mmio64;            /* 64-bit register access instead of 32-bit halves */
 	uint8_t index;                 /* controller number, for names ("nvme<index>n<nsid>") */
-	uint8_t rsvd;
+	uint8_t use_irq;               /* create I/O CQs with interrupts on (see ustor_nvme_irq_vector) */
 };
 
 /* Fill `cfg` with defaults: 1 I/O queue of 256, 5 s admin, 30 s I/O, ... */
@@ -98,7 +98,7 @@ struct ustor_nvme_ns_info {
 	uint32_t block_size;       /* data bytes per block of the format in use */
 	uint16_t ms;               /* metadata bytes per block of the format in use */
 	uint8_t lbads;             /* log2(block_size) */
-	uint8_t rsvd;
+	uint8_t write_protected;   /* NSATTR bit 0 */
 };
 
 /* Decoded SMART / health log (02h). 128-bit counters saturate at 2^64-1. */
@@ -259,6 +259,16 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl);
 /* Read CSTS: USTOR_OK, USTOR_ERR_FATAL (CFS), USTOR_ERR_DEVICE_GONE (all ones)
  * or USTOR_ERR_NOT_READY (RDY clear). */
 ustor_status ustor_nvme_ctrl_check(struct ustor_nvme_ctrl *ctrl);
+
+/*
+ * Interrupt vector (MSI-X table index) of I/O queue `queue` when
+ * cfg.use_irq is set: queue + 1; vector 0 belongs to the admin queue, which
+ * the library always polls. Program and unmask the vector BEFORE
+ * ustor_nvme_ctrl_init, or the first completion's interrupt is lost
+ * (HARDWARE.md item 8); the handler calls ustor_block_poll. Polling keeps
+ * working whether or not interrupts arrive.
+ */
+uint16_t ustor_nvme_irq_vector(const struct ustor_nvme_ctrl *ctrl, uint16_t queue);
 
 /* Number of namespaces exposed as block devices. */
 uint32_t ustor_nvme_ns_count(const struct ustor_nvme_ctrl *ctrl);

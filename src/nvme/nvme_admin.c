@@ -10,9 +10,18 @@ ustor_status ustor_nvme_create_io_cq(struct ustor_nvme_ctrl *ctrl, struct ustor_
 	sqe.cdw0 = USTOR_NVME_ADMIN_CREATE_CQ;
 	sqe.prp1 = q->ring.cq_bus;
 	sqe.cdw10 = ((uint32_t)(q->ring.depth - 1u) << 16) | q->ring.qid;
-	/* Polled: interrupts off; physically contiguous. */
+	/* Physically contiguous; interrupts on vector qid only when asked for
+	 * (completions are always polled as well). */
 	sqe.cdw11 = USTOR_NVME_CREATE_CQ_PC;
+	if (ctrl->cfg.use_irq)
+		sqe.cdw11 |= USTOR_NVME_CREATE_CQ_IEN | ((uint32_t)q->ring.qid << 16);
 	return ustor_nvme_admin(ctrl, &sqe, NULL);
+}
+
+uint16_t ustor_nvme_irq_vector(const struct ustor_nvme_ctrl *ctrl, uint16_t queue)
+{
+	(void)ctrl;
+	return (uint16_t)(queue + 1u);
 }
 
 ustor_status ustor_nvme_create_io_sq(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)

@@ -35,6 +35,7 @@ ustor_status ustor_nvme_decode_id_ns(const struct ustor_nvme_id_ns *id, uint32_t
 	out->ncap = ustor_le64_to_cpu(id->ncap);
 	out->nuse = ustor_le64_to_cpu(id->nuse);
 	out->dlfeat = id->dlfeat;
+	out->write_protected = (uint8_t)(id->nsattr & 1u);
 	/* An allocated but inactive namespace identifies as all zeroes. */
 	if (out->nsze == 0)
 		return USTOR_ERR_NO_NAMESPACE;

@@ -29,6 +29,8 @@ static void ustor_nvme_ns_setup(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_
 		b->flags |= USTOR_BDEV_F_DISCARD;
 	if (ctrl->info.oncs & USTOR_NVME_ONCS_WRITE_ZEROES)
 		b->flags |= USTOR_BDEV_F_WRITE_ZEROES;
+	if (info->write_protected)
+		b->flags |= USTOR_BDEV_F_READ_ONLY;
 	if (ctrl->bounce != NULL && ctrl->cfg.bounce_bytes >= info->block_size) {
 		b->bounce = ctrl->bounce;
 		b->bounce_len = ctrl->cfg.bounce_bytes & ~(info->block_size - 1u);

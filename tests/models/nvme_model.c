@@ -873,6 +873,7 @@ static ustor_status ns_setup(struct ustor_nvme_model *m)
 		ns->bs = 1u << c->lbads;
 		ns->ms = c->ms;
 		ns->extended = c->ms ? c->extended : 0;
+		ns->write_protected = c->write_protected;
 		p->nns = i + 1;
 		if (p->nn < c->nsid)
 			p->nn = c->nsid;

@@ -70,6 +70,7 @@ struct ustor_nvme_model_ns_cfg {
 	uint8_t lbads;    /* log2 of the block size, 9..16 */
 	uint16_t ms;      /* metadata bytes per block (0: none) */
 	int extended;     /* metadata interleaved with data (FLBAS bit 4) */
+	int write_protected; /* NSATTR bit 0: writes fail with 20h */
 };
 
 struct ustor_nvme_model_cfg {

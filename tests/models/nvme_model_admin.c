@@ -132,6 +132,7 @@ static void identify_ns(const struct ustor_mdl_ns *ns, uint8_t *d)
 	d[26] = (uint8_t)(sel | (ns->extended ? 0x10u : 0u)); /* FLBAS */
 	d[27] = 0x03;                    /* MC: extended and separate */
 	d[33] = 0x09;                    /* DLFEAT: reads 0 after dealloc */
+	d[99] = ns->write_protected ? 1u : 0u; /* NSATTR */
 	mdl_put32(d + 104, ns->nsid);    /* NGUID */
 	memcpy(d + 108, "uStor-model", 11);
 	mdl_put32(d + 120, 0x00545200u); /* EUI64 */

@@ -119,6 +119,7 @@ static inline void mdl_put64(uint8_t *p, uint64_t v)
 #define MDL_SC_CMD_SEQ MDL_STD(0, 0x0c)
 #define MDL_SC_PRP_OFFSET MDL_STD(0, 0x13)
 #define MDL_SC_LBA_RANGE MDL_STD(0, 0x80)
+#define MDL_SC_WRITE_PROTECTED MDL_STD(0, 0x20)
 #define MDL_SC_CQ_INVALID MDL_STD(1, 0x00)
 #define MDL_SC_INVALID_QID MDL_STD(1, 0x01)
 #define MDL_SC_INVALID_QSIZE MDL_STD(1, 0x02)
@@ -165,6 +166,7 @@ struct ustor_mdl_ns {
 	uint8_t lbads;
 	uint16_t ms;
 	int extended;
+	int write_protected;
 	uint8_t *data; /* nblocks * bs */
 	uint8_t *meta; /* nblocks * ms */
 };

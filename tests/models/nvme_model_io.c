@@ -270,6 +270,8 @@ static uint16_t io_rw(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c,
 
 	if (!ns)
 		return MDL_SC_INVALID_NS;
+	if (is_write && ns->write_protected)
+		return MDL_SC_WRITE_PROTECTED;
 	st = lba_check(c, ns, slba, nlb);
 	if (st != MDL_SC_OK)
 		return st;

@@ -88,6 +88,28 @@ static void test_namespaces_with_gaps(void)
 	fx_finish(&f);
 }
 
+/* NSATTR write protection makes the block device read-only: writes are
+ * refused before anything is sent. Interrupt vectors follow the queue. */
+static void test_write_protected_and_irq(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	uint8_t *buf;
+
+	fx_setup(&f);
+	f.mcfg.ns[0].write_protected = 1;
+	f.cfg.use_irq = 1;
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	CHECK(d->flags & USTOR_BDEV_F_READ_ONLY);
+	buf = fx_buf(&f, 512, 0, 1);
+	CHECK_ST(ustor_block_write(d, 0, 1, buf), USTOR_ERR_READ_ONLY);
+	CHECK_OK(ustor_block_read(d, 0, 1, buf));
+	CHECK_EQ(f.m.io_cmds[0x01], 0);
+	CHECK_EQ(ustor_nvme_irq_vector(f.ctrl, 0), 1);
+	fx_finish(&f);
+}
+
 static void test_features(void)
 {
 	struct fixture f;
@@ -349,6 +371,7 @@ int main(void)
 {
 	RUN(test_identify_ctrl);
 	RUN(test_namespaces_with_gaps);
+	RUN(test_write_protected_and_irq);
 	RUN(test_features);
 	RUN(test_smart_log);
 	RUN(test_error_and_fw_logs);
