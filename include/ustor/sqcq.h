@@ -78,7 +78,7 @@ static inline ustor_status ustor_sqcq_push(struct ustor_sqcq *q, const struct us
 		next = 0;
 	if (next == q->sq_head)
 		return USTOR_ERR_BUSY;
-	slot = (struct ustor_nvme_sqe *)(void *)(q->sq + ((uint32_t)q->sq_tail << USTOR_NVME_SQE_SIZE_LOG2));
+	slot = (struct ustor_nvme_sqe *)(void *)(q->sq + ((size_t)q->sq_tail << USTOR_NVME_SQE_SIZE_LOG2));
 #if USTOR_BIG_ENDIAN
 	slot->cdw0 = ustor_cpu_to_le32(sqe->cdw0);
 	slot->nsid = ustor_cpu_to_le32(sqe->nsid);
@@ -110,7 +110,7 @@ static inline struct ustor_nvme_sqe *ustor_sqcq_next(struct ustor_sqcq *q)
 		next = 0;
 	if (next == q->sq_head)
 		return NULL;
-	return (struct ustor_nvme_sqe *)(void *)(q->sq + ((uint32_t)q->sq_tail << USTOR_NVME_SQE_SIZE_LOG2));
+	return (struct ustor_nvme_sqe *)(void *)(q->sq + ((size_t)q->sq_tail << USTOR_NVME_SQE_SIZE_LOG2));
 }
 
 static inline void ustor_sqcq_advance(struct ustor_sqcq *q)
@@ -123,15 +123,16 @@ static inline void ustor_sqcq_advance(struct ustor_sqcq *q)
 static inline void ustor_sqcq_ring_sq(struct ustor_sqcq *q)
 {
 	const struct ustor_hal *hal = q->hal;
+	uint16_t tail = q->sq_tail;
 
-	if (q->sq_tail == q->sq_rung)
+	if (tail == q->sq_rung)
 		return;
 	if (hal->dma_sync != NULL)
 		hal->dma_sync(hal->ctx, q->sq, q->sq_bytes, USTOR_DMA_TO_DEVICE);
 	/* The device must see the SQ entries before it sees the new tail. */
 	hal->wmb(hal->ctx);
-	hal->mmio_write32(hal->ctx, q->sq_db, q->sq_tail);
-	q->sq_rung = q->sq_tail;
+	hal->mmio_write32(hal->ctx, q->sq_db, tail);
+	q->sq_rung = tail;
 }
 
 /*
@@ -182,8 +183,8 @@ static inline void ustor_sqcq_ring_cq(struct ustor_sqcq *q)
 
 	if (q->cq_seen == 0)
 		return;
-	hal->mmio_write32(hal->ctx, q->cq_db, q->cq_head);
 	q->cq_seen = 0;
+	hal->mmio_write32(hal->ctx, q->cq_db, q->cq_head);
 }
 
 #endif

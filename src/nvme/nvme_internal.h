@@ -14,11 +14,22 @@
 #define USTOR_NVME_STATE_READY 1
 #define USTOR_NVME_STATE_SHUT_DOWN 2
 
+/* Branch hints and a way to keep a cold path out of its hot caller (GCC
+ * and Clang, the compilers the library supports). */
+#define USTOR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define USTOR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define USTOR_NOINLINE __attribute__((noinline))
+#define USTOR_ALWAYS_INLINE inline __attribute__((always_inline))
+
 /* Slot kinds. */
 #define USTOR_NVME_SLOT_FREE 0
 #define USTOR_NVME_SLOT_BLOCK 1     /* one chunk of a block request */
 #define USTOR_NVME_SLOT_RAW 2       /* a synchronous raw/admin command */
 #define USTOR_NVME_SLOT_ABANDONED 3 /* owner timed out; drop the late completion */
+/* A whole read/write request in one command (the fast path): the request
+ * itself describes the command, the slot only records its owner; the error
+ * path turns it into a BLOCK chunk (ustor_nvme_io_complete). */
+#define USTOR_NVME_SLOT_ONE 4
 
 /* Command id: slot index in bits 9:0, generation in bits 15:10. */
 #define USTOR_NVME_CID_SLOT_BITS 10
@@ -62,18 +73,33 @@ static inline int ustor_nvme_slot_get(struct ustor_nvme_queue *q)
 
 static inline void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx)
 {
+	uint16_t n = q->nfree;
+
 	q->slots[idx].kind = USTOR_NVME_SLOT_FREE;
 	q->slots[idx].owner = NULL;
-	q->free_ids[q->nfree++] = (uint16_t)idx;
+	q->free_ids[n] = (uint16_t)idx;
+	q->nfree = (uint16_t)(n + 1u); /* after the store into free_ids, which may alias it */
 }
 /* Command id for a slot's current generation. */
 static inline uint16_t ustor_nvme_cid(const struct ustor_nvme_queue *q, unsigned idx)
 {
 	return (uint16_t)(idx | ((unsigned)q->slots[idx].gen << USTOR_NVME_CID_SLOT_BITS));
 }
+
+/* The I/O queue a request names; out of range means the first. */
+static inline struct ustor_nvme_queue *ustor_nvme_io_queue(struct ustor_nvme_ctrl *ctrl,
+							   uint16_t queue)
+{
+	return &ctrl->io[queue < ctrl->nio ? queue : 0];
+}
+
 /* Reap completions, ring the CQ doorbell once, issue waiting requests;
- * returns block requests finished. Caller holds the queue lock. */
+ * returns block requests finished. Caller holds the queue lock. Finished
+ * requests wait on q->done_head for the next ustor_nvme_queue_poll. */
 unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Process q under its lock, then run the callbacks of finished requests
+ * with the lock dropped (they may submit again); returns how many. */
+unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
 /* Run one raw command synchronously on q, bounded by timeout_ms. `sqe` is
  * completed with the cid. Status != 0 from the device -> mapped error. */
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
@@ -97,12 +123,46 @@ uint32_t ustor_nvme_prp_area_bytes(uint32_t max_transfer, uint32_t page_size);
 
 /* I/O (nvme_io.c). */
 extern const struct ustor_block_ops ustor_nvme_ns_ops;
-/* A block chunk completed (called by queue processing). Returns 1 when the
- * whole request finished. */
+/* Finished requests whose callbacks are still to run, in completion order
+ * (linked through next_waiting). */
+struct ustor_nvme_done {
+	struct ustor_block_req *head;
+	struct ustor_block_req *tail;
+};
+
+static inline void ustor_nvme_done_add(struct ustor_nvme_done *d, struct ustor_block_req *req)
+{
+	req->next_waiting = NULL;
+	if (d->tail != NULL)
+		d->tail->next_waiting = req;
+	else
+		d->head = req;
+	d->tail = req;
+}
+
+/* Append list `more` to `d`. */
+static inline void ustor_nvme_done_splice(struct ustor_nvme_done *d,
+					  const struct ustor_nvme_done *more)
+{
+	if (more->head == NULL)
+		return;
+	if (d->tail != NULL)
+		d->tail->next_waiting = more->head;
+	else
+		d->head = more->head;
+	d->tail = more->tail;
+}
+
+/* A block command (BLOCK or ONE slot) completed, other than a ONE that
+ * succeeded (queue processing finishes that itself): on an error, retry it
+ * or record the error. A request this finishes goes on `done`; returns 1
+ * then. */
 int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
-			   unsigned idx, const struct ustor_nvme_cqe *cqe);
-/* Issue what waiting requests can now issue. */
-void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+			   unsigned idx, uint16_t status, struct ustor_nvme_done *done);
+/* Issue what waiting requests can now issue; one that fails with nothing
+ * in flight is finished onto `done`. */
+void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+				 struct ustor_nvme_done *done);
 
 /* Namespaces (nvme_ns.c). */
 ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl);

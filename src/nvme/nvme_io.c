@@ -24,35 +24,52 @@ static uint8_t ustor_nvme_opcode(uint8_t op)
 	}
 }
 
-/* PRPs for a transfer of at most two pages, inline (the common case);
- * longer ones go to the list builder. */
+/* Two PRP entries cover the transfer (PRP1 up to the end of its page, PRP2
+ * the next page): no list is needed. */
+static inline int ustor_nvme_io_prp_short(uint32_t page, const uint8_t *buf, uint32_t len)
+{
+	return len <= 2u * page - ((uint32_t)(uintptr_t)buf & (page - 1u));
+}
+
+/* PRP1/PRP2 (CPU order) of a transfer ustor_nvme_io_prp_short accepted. */
+static inline ustor_status ustor_nvme_io_prp_pair(const struct ustor_hal *hal, uint32_t page,
+						  const uint8_t *buf, uint32_t len,
+						  ustor_bus_addr *prp1, ustor_bus_addr *prp2)
+{
+	uint32_t mask = page - 1u;
+	uint32_t off = (uint32_t)(uintptr_t)buf & mask;
+	uint32_t first = page - off;
+
+	if (first > len)
+		first = len;
+	/* PRP1 keeps the buffer's offset in its page and must be dword
+	 * aligned (an untranslatable buffer says so first: the synchronous
+	 * calls bounce it). PRP2, if needed, names a whole page. */
+	if (hal->virt_to_bus(hal->ctx, buf, first, prp1) != USTOR_OK ||
+	    ((uint32_t)*prp1 & mask) != off)
+		return USTOR_ERR_NOT_DMA_ABLE;
+	if ((off & 3u) != 0)
+		return USTOR_ERR_ALIGNMENT;
+	*prp2 = 0;
+	if (len > first &&
+	    (hal->virt_to_bus(hal->ctx, buf + first, len - first, prp2) != USTOR_OK ||
+	     (*prp2 & mask) != 0))
+		return USTOR_ERR_NOT_DMA_ABLE;
+	if (hal->dma_sync != NULL)
+		hal->dma_sync(hal->ctx, buf, len, USTOR_DMA_BIDIRECTIONAL);
+	return USTOR_OK;
+}
+
+/* PRPs (CPU order) for one command's data; a list, if one is needed, goes
+ * into the slot's PRP list area. */
 static inline ustor_status ustor_nvme_io_prp(const struct ustor_nvme_ctrl *ctrl,
 					     const struct ustor_nvme_slot *s, const uint8_t *buf,
 					     uint32_t len, struct ustor_nvme_sqe *sqe)
 {
-	const struct ustor_hal *hal = ctrl->hal;
-	uint32_t mask = ctrl->page_size - 1u;
-	uint32_t first = ctrl->page_size - (uint32_t)((uintptr_t)buf & mask);
-	ustor_bus_addr bus;
-
-	if (len > first + ctrl->page_size || hal->dma_sync != NULL)
+	if (!ustor_nvme_io_prp_short(ctrl->page_size, buf, len))
 		return ustor_nvme_prp_build(ctrl, s, buf, len, sqe);
-	if (first > len)
-		first = len;
-	if (hal->virt_to_bus(hal->ctx, buf, first, &bus) != USTOR_OK ||
-	    ((uint32_t)bus & mask) != ((uint32_t)(uintptr_t)buf & mask))
-		return USTOR_ERR_NOT_DMA_ABLE;
-	if ((bus & 3u) != 0)
-		return USTOR_ERR_ALIGNMENT;
-	sqe->prp1 = bus;
-	sqe->prp2 = 0;
-	if (len > first) {
-		if (hal->virt_to_bus(hal->ctx, buf + first, len - first, &bus) != USTOR_OK ||
-		    (bus & mask) != 0)
-			return USTOR_ERR_NOT_DMA_ABLE;
-		sqe->prp2 = bus;
-	}
-	return USTOR_OK;
+	return ustor_nvme_io_prp_pair(ctrl->hal, ctrl->page_size, buf, len, &sqe->prp1,
+				      &sqe->prp2);
 }
 
 /* Fill the command for the chunk recorded in slot `idx`. Every field is
@@ -176,32 +193,8 @@ static void ustor_nvme_io_unlink(struct ustor_nvme_queue *q, struct ustor_block_
 	}
 }
 
-/* Queue a finished request; its callback runs after the queue lock is
- * dropped (ustor_nvme_io_run_done), so the callback may submit again. */
-static void ustor_nvme_io_finish(struct ustor_nvme_queue *q, struct ustor_block_req *req)
-{
-	req->next_waiting = NULL;
-	if (q->done_tail != NULL)
-		q->done_tail->next_waiting = req;
-	else
-		q->done_head = req;
-	q->done_tail = req;
-}
-
-static void ustor_nvme_io_run_done(struct ustor_block_req *req)
-{
-	while (req != NULL) {
-		struct ustor_block_req *next = req->next_waiting;
-
-		req->next_waiting = NULL;
-		req->state = USTOR_REQ_STATE_DONE;
-		if (req->done != NULL)
-			req->done(req);
-		req = next;
-	}
-}
-
-void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
+void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+				 struct ustor_nvme_done *done)
 {
 	while (q->waiting != NULL) {
 		struct ustor_block_req *req = q->waiting;
@@ -216,20 +209,55 @@ void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
 				req->status = st;
 			req->left = 0;
 			if (req->in_flight == 0)
-				ustor_nvme_io_finish(q, req);
+				ustor_nvme_done_add(done, req);
 		}
 	}
 	ustor_sqcq_ring_sq(&q->ring);
 }
 
-int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
-			   unsigned idx, const struct ustor_nvme_cqe *cqe)
+/* Turn a ONE slot into the BLOCK chunk it stands for, so retries and error
+ * reports see the usual description. */
+static void ustor_nvme_io_expand_one(const struct ustor_nvme_ctrl *ctrl,
+				     struct ustor_nvme_slot *s, struct ustor_block_req *req)
+{
+	s->kind = USTOR_NVME_SLOT_BLOCK;
+	s->opcode = req->op == USTOR_BLOCK_READ ? USTOR_NVME_CMD_READ : USTOR_NVME_CMD_WRITE;
+	s->lba = req->lba;
+	s->nblocks = req->nblocks;
+	s->buf_off = 0;
+	s->retries_left = (uint8_t)ctrl->cfg.io_retries;
+	req->next_lba = req->lba + req->nblocks;
+	req->left = 0;
+	req->in_flight = 1;
+}
+
+/* A block chunk in slot `idx` is over (success, or an error already
+ * recorded): free the slot; returns 1 when that finished the request. */
+static int ustor_nvme_io_chunk_done(struct ustor_nvme_queue *q, unsigned idx,
+				    struct ustor_nvme_done *done)
 {
 	struct ustor_nvme_slot *s = &q->slots[idx];
 	struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
 
-	if (cqe->status != 0) {
-		if (!USTOR_NVME_STATUS_DNR(cqe->status) && s->retries_left > 0) {
+	if (q->dsm_owner == (void *)s)
+		q->dsm_owner = NULL;
+	ustor_nvme_slot_put(q, idx);
+	if (--req->in_flight != 0 || req->left != 0)
+		return 0;
+	ustor_nvme_done_add(done, req);
+	return 1;
+}
+
+int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
+			   unsigned idx, uint16_t status, struct ustor_nvme_done *done)
+{
+	struct ustor_nvme_slot *s = &q->slots[idx];
+	struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
+
+	if (s->kind == USTOR_NVME_SLOT_ONE)
+		ustor_nvme_io_expand_one(ctrl, s, req);
+	if (status != 0) {
+		if (!USTOR_NVME_STATUS_DNR(status) && s->retries_left > 0) {
 			struct ustor_nvme_sqe sqe;
 			struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)req->drv;
 
@@ -244,8 +272,8 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 			}
 		}
 		if (req->status == USTOR_OK) {
-			req->status = ustor_nvme_status_to_ustor(cqe->status);
-			req->nvme_status = cqe->status;
+			req->status = ustor_nvme_status_to_ustor(status);
+			req->nvme_status = status;
 			req->error_lba = s->lba;
 		}
 		if (req->left != 0) { /* stop issuing the rest */
@@ -253,13 +281,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 			ustor_nvme_io_unlink(q, req);
 		}
 	}
-	if (q->dsm_owner == (void *)s)
-		q->dsm_owner = NULL;
-	ustor_nvme_slot_put(q, idx);
-	if (--req->in_flight != 0 || req->left != 0)
-		return 0;
-	ustor_nvme_io_finish(q, req);
-	return 1;
+	return ustor_nvme_io_chunk_done(q, idx, done);
 }
 
 /* A request that needs several commands is checked page by page before any
@@ -284,69 +306,16 @@ static ustor_status ustor_nvme_io_check_dma(const struct ustor_nvme_ctrl *ctrl,
 	return USTOR_OK;
 }
 
-/* The common case, a read or write that fits one command: built in place
- * in the SQ, no chunk loop. */
-static ustor_status ustor_nvme_io_rw_fast(const struct ustor_nvme_ctrl *ctrl,
-					  struct ustor_nvme_queue *q, const struct ustor_nvme_ns *ns,
-					  struct ustor_block_req *req, uint8_t opcode)
+/* Anything but the fast path: several commands, flush/discard/zeroes, or a
+ * queue that already has requests waiting (they keep their order). */
+static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_nvme_ctrl *ctrl,
+							     struct ustor_nvme_queue *q,
+							     struct ustor_nvme_ns *ns,
+							     struct ustor_block_req *req)
 {
-	struct ustor_nvme_sqe prp;
-	struct ustor_nvme_sqe *e;
-	struct ustor_nvme_slot *s;
-	ustor_status st;
-	int idx;
-
-	idx = ustor_nvme_slot_get(q);
-	if (idx < 0)
-		return USTOR_ERR_BUSY;
-	e = ustor_sqcq_next(&q->ring);
-	s = &q->slots[idx];
-	s->lba = req->lba;
-	s->nblocks = req->nblocks;
-	s->buf_off = 0;
-	st = e == NULL ? USTOR_ERR_BUSY
-		       : ustor_nvme_io_prp(ctrl, s, (const uint8_t *)req->buf,
-					   req->nblocks << ns->info.lbads, &prp);
-	if (st != USTOR_OK) {
-		ustor_nvme_slot_put(q, (unsigned)idx);
-		return st;
-	}
-	s->kind = USTOR_NVME_SLOT_BLOCK;
-	s->owner = req;
-	s->opcode = opcode;
-	s->retries_left = (uint8_t)ctrl->cfg.io_retries;
-	e->cdw0 = ustor_cpu_to_le32((uint32_t)opcode | ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16));
-	e->nsid = ustor_cpu_to_le32(ns->info.nsid);
-	e->cdw2 = 0;
-	e->cdw3 = 0;
-	e->mptr = 0;
-	e->prp1 = ustor_cpu_to_le64(prp.prp1);
-	e->prp2 = ustor_cpu_to_le64(prp.prp2);
-	e->cdw10 = ustor_cpu_to_le32((uint32_t)req->lba);
-	e->cdw11 = ustor_cpu_to_le32((uint32_t)(req->lba >> 32));
-	e->cdw12 = ustor_cpu_to_le32((req->nblocks - 1u) |
-				     ((req->flags & USTOR_REQ_F_FUA) ? USTOR_NVME_RW_FUA : 0u));
-	e->cdw13 = 0;
-	e->cdw14 = 0;
-	e->cdw15 = 0;
-	ustor_sqcq_advance(&q->ring);
-	req->in_flight = 1;
-	req->left = 0;
-	return USTOR_OK;
-}
-
-static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
-					 struct ustor_block_req *req)
-{
-	struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)bdev->driver;
-	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
 	const struct ustor_hal *hal = ctrl->hal;
-	struct ustor_nvme_queue *q;
 	ustor_status st;
 
-	if (ctrl->state != USTOR_NVME_STATE_READY)
-		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
-								 : USTOR_ERR_NOT_READY;
 	if (req->nblocks > ns->max_chunk_blocks &&
 	    (req->op == USTOR_BLOCK_READ || req->op == USTOR_BLOCK_WRITE)) {
 		st = ustor_nvme_io_check_dma(ctrl, (const uint8_t *)req->buf,
@@ -354,22 +323,7 @@ static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 		if (st != USTOR_OK)
 			return st;
 	}
-	q = &ctrl->io[req->queue < ctrl->nio ? req->queue : 0];
-	req->drv = ns;
 	req->next_waiting = NULL;
-	if (req->op <= USTOR_BLOCK_WRITE && req->nblocks <= ns->max_chunk_blocks &&
-	    q->waiting == NULL) {
-		ustor_nvme_lock(hal, q);
-		st = ustor_nvme_io_rw_fast(ctrl, q, ns, req,
-					   req->op == USTOR_BLOCK_READ ? USTOR_NVME_CMD_READ
-								       : USTOR_NVME_CMD_WRITE);
-		if (st == USTOR_OK) {
-			req->state = USTOR_REQ_STATE_ACTIVE;
-			ustor_sqcq_ring_sq(&q->ring);
-		}
-		ustor_nvme_unlock(hal, q);
-		return st;
-	}
 	req->next_lba = req->lba;
 	req->left = req->op == USTOR_BLOCK_FLUSH ? 1u : req->nblocks;
 	req->in_flight = 0;
@@ -400,25 +354,101 @@ static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 	return USTOR_OK;
 }
 
-static unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
+/*
+ * The common case: a read or write that is one command whose data two PRP
+ * entries cover (longer ones go on to the general path). Out of line so the
+ * dispatcher (ustor_nvme_ns_submit) tail-calls it with the queue resolved.
+ * The entry is built in place in the SQ (no copy) and published with its
+ * own doorbell.
+ */
+static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_fast(struct ustor_nvme_ctrl *ctrl,
+							     struct ustor_nvme_queue *q,
+							     struct ustor_nvme_ns *ns,
+							     struct ustor_block_req *req)
+{
+	const struct ustor_hal *hal = ctrl->hal;
+	const uint8_t *buf = (const uint8_t *)req->buf;
+	uint32_t len = req->nblocks << ns->info.lbads;
+	ustor_bus_addr prp1;
+	ustor_bus_addr prp2;
+	struct ustor_nvme_sqe *e;
+	ustor_status st;
+	int idx;
+
+	if (!ustor_nvme_io_prp_short(ctrl->page_size, buf, len))
+		return ustor_nvme_ns_submit_slow(ctrl, q, ns, req); /* it builds PRP lists */
+	/* Translate before taking anything: the HAL call needs no lock and a
+	 * failure has nothing to undo. */
+	st = ustor_nvme_io_prp_pair(hal, ctrl->page_size, buf, len, &prp1, &prp2);
+	if (st != USTOR_OK)
+		return st;
+	ustor_nvme_lock(hal, q);
+	idx = ustor_nvme_slot_get(q);
+	if (idx < 0) {
+		ustor_nvme_unlock(hal, q);
+		return USTOR_ERR_BUSY;
+	}
+	e = ustor_sqcq_next(&q->ring);
+	if (e == NULL) {
+		ustor_nvme_slot_put(q, (unsigned)idx);
+		ustor_nvme_unlock(hal, q);
+		return USTOR_ERR_BUSY;
+	}
+	e->cdw0 = ustor_cpu_to_le32((req->op == USTOR_BLOCK_READ ? USTOR_NVME_CMD_READ
+								  : USTOR_NVME_CMD_WRITE) |
+				    ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16));
+	e->nsid = ustor_cpu_to_le32(ns->info.nsid);
+	e->cdw2 = 0;
+	e->cdw3 = 0;
+	e->mptr = 0;
+	e->prp1 = ustor_cpu_to_le64(prp1);
+	e->prp2 = ustor_cpu_to_le64(prp2);
+	e->cdw10 = ustor_cpu_to_le32((uint32_t)req->lba);
+	e->cdw11 = ustor_cpu_to_le32((uint32_t)(req->lba >> 32));
+	e->cdw12 = ustor_cpu_to_le32((req->nblocks - 1u) |
+				     ((req->flags & USTOR_REQ_F_FUA) ? USTOR_NVME_RW_FUA : 0u));
+	e->cdw13 = 0;
+	e->cdw14 = 0;
+	e->cdw15 = 0;
+	ustor_sqcq_advance(&q->ring);
+	/* The request describes the command (see USTOR_NVME_SLOT_ONE). */
+	q->slots[idx].owner = req;
+	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
+	req->state = USTOR_REQ_STATE_ACTIVE;
+	ustor_sqcq_ring_sq(&q->ring);
+	ustor_nvme_unlock(hal, q);
+	return USTOR_OK;
+}
+
+static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
+					 struct ustor_block_req *req)
 {
 	struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)bdev->driver;
 	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
 	struct ustor_nvme_queue *q;
-	struct ustor_block_req *done;
-	unsigned n;
 
-	if (ctrl->state != USTOR_NVME_STATE_READY)
+	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
+		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
+								 : USTOR_ERR_NOT_READY;
+	q = ustor_nvme_io_queue(ctrl, req->queue);
+	req->drv = ns;
+	/* ustor_block_submit checked op, buffer and range; a read or write
+	 * within one command's limit needs no DMA pre-check (its PRPs are
+	 * translated before anything is published). */
+	if (USTOR_LIKELY(req->op <= USTOR_BLOCK_WRITE && req->nblocks <= ns->max_chunk_blocks &&
+			 q->waiting == NULL))
+		return ustor_nvme_ns_submit_fast(ctrl, q, ns, req);
+	return ustor_nvme_ns_submit_slow(ctrl, q, ns, req);
+}
+
+static unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
+{
+	struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)bdev->driver;
+	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
+
+	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
 		return 0;
-	q = &ctrl->io[queue < ctrl->nio ? queue : 0];
-	ustor_nvme_lock(ctrl->hal, q);
-	n = ustor_nvme_queue_process(ctrl, q);
-	done = q->done_head;
-	q->done_head = NULL;
-	q->done_tail = NULL;
-	ustor_nvme_unlock(ctrl->hal, q);
-	ustor_nvme_io_run_done(done);
-	return n;
+	return ustor_nvme_queue_poll(ctrl, ustor_nvme_io_queue(ctrl, queue));
 }
 
 static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,

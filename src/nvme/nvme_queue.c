@@ -69,50 +69,161 @@ void ustor_nvme_queue_fini(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 	ustor_memset(q, 0, sizeof(*q));
 }
 
-unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
+/* Everything but a ONE command that succeeded. The command id comes from
+ * the device: check it names a slot in use with the current generation
+ * before trusting it. */
+static USTOR_NOINLINE unsigned ustor_nvme_cpl_other(struct ustor_nvme_ctrl *ctrl,
+						    struct ustor_nvme_queue *q, uint16_t cid,
+						    uint32_t dw0, uint16_t status,
+						    struct ustor_nvme_done *done)
+{
+	unsigned idx = cid & USTOR_NVME_CID_SLOT_MASK;
+	struct ustor_nvme_slot *s;
+
+	if (idx >= (uint32_t)q->ring.depth - 1u || q->slots[idx].kind == USTOR_NVME_SLOT_FREE ||
+	    cid != ustor_nvme_cid(q, idx)) {
+		q->bad_cqe++;
+		USTOR_ERR(ctrl->hal, "nvme%u: q%u: completion with unknown command id %04x (status %04x) ignored",
+			  (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid, (unsigned)cid,
+			  (unsigned)status);
+		return 0;
+	}
+	s = &q->slots[idx];
+	switch (s->kind) {
+	case USTOR_NVME_SLOT_BLOCK:
+	case USTOR_NVME_SLOT_ONE:
+		return (unsigned)ustor_nvme_io_complete(ctrl, q, idx, status, done);
+	case USTOR_NVME_SLOT_RAW: {
+		struct ustor_nvme_raw *raw = (struct ustor_nvme_raw *)s->owner;
+		raw->cpl.dw0 = dw0;
+		raw->cpl.status = status;
+		raw->done = 1;
+		ustor_nvme_slot_put(q, idx);
+		return 0;
+	}
+	default: /* abandoned: its owner gave up; now the slot is free */
+		if (q->dsm_owner == (void *)s)
+			q->dsm_owner = NULL;
+		ustor_nvme_slot_put(q, idx);
+		return 0;
+	}
+}
+
+/* The cold paths below fill a list of their own, spliced onto `done`
+ * after: `done` itself never has its address taken, so it stays in
+ * registers on the hot path. */
+static inline unsigned ustor_nvme_reap_other(struct ustor_nvme_ctrl *ctrl,
+					     struct ustor_nvme_queue *q,
+					     const struct ustor_nvme_cqe *cqe,
+					     struct ustor_nvme_done *done)
+{
+	struct ustor_nvme_done more = { NULL, NULL };
+	unsigned n = ustor_nvme_cpl_other(ctrl, q, cqe->cid, cqe->dw0, cqe->status, &more);
+
+	ustor_nvme_done_splice(done, &more);
+	return n;
+}
+
+static inline void ustor_nvme_issue_waiting(struct ustor_nvme_ctrl *ctrl,
+					    struct ustor_nvme_queue *q,
+					    struct ustor_nvme_done *done)
+{
+	struct ustor_nvme_done more = { NULL, NULL };
+
+	ustor_nvme_io_issue_waiting(ctrl, q, &more);
+	ustor_nvme_done_splice(done, &more);
+}
+
+/*
+ * The reaping loop, inline in both callers: poll (the I/O hot path) and
+ * the synchronous exec. Requests it finishes go on `done`. It stops when
+ * no slot is in use: nothing can be due (this is what makes the common
+ * "CQ is empty now" case free), and whatever a device posts regardless
+ * stays in the CQ until a command is outstanding again.
+ */
+static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_reap(struct ustor_nvme_ctrl *ctrl,
+							  struct ustor_nvme_queue *q,
+							  struct ustor_nvme_done *done)
 {
 	struct ustor_nvme_cqe cqe;
 	unsigned finished = 0;
 	uint32_t nslots = (uint32_t)q->ring.depth - 1u;
 
-	while (ustor_sqcq_reap(&q->ring, &cqe)) {
-		unsigned idx = cqe.cid & USTOR_NVME_CID_SLOT_MASK;
+	while (q->nfree != nslots && ustor_sqcq_reap(&q->ring, &cqe)) {
+		uint32_t cid = cqe.cid;
+		uint32_t idx = cid & USTOR_NVME_CID_SLOT_MASK;
 		struct ustor_nvme_slot *s;
 
-		/* The command id comes from the device: check it names a slot
-		 * in use with the current generation before trusting it. */
-		if (idx >= nslots || q->slots[idx].kind == USTOR_NVME_SLOT_FREE ||
-		    cqe.cid != ustor_nvme_cid(q, idx)) {
-			q->bad_cqe++;
-			USTOR_ERR(ctrl->hal, "nvme%u: q%u: completion with unknown command id %04x (status %04x) ignored",
-				  (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid, (unsigned)cqe.cid,
-				  (unsigned)cqe.status);
-			continue;
+		/* The common case, checked in full (index in range, slot in
+		 * use as ONE, current generation); anything else gets the
+		 * general path, which validates the id on its own. */
+		if (USTOR_LIKELY(idx < nslots)) {
+			s = &q->slots[idx];
+			if (USTOR_LIKELY(s->kind == USTOR_NVME_SLOT_ONE &&
+					 s->gen == (cid >> USTOR_NVME_CID_SLOT_BITS) &&
+					 cqe.status == 0)) {
+				struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
+
+				ustor_nvme_slot_put(q, idx);
+				ustor_nvme_done_add(done, req);
+				finished++;
+				continue;
+			}
 		}
-		s = &q->slots[idx];
-		switch (s->kind) {
-		case USTOR_NVME_SLOT_BLOCK:
-			finished += (unsigned)ustor_nvme_io_complete(ctrl, q, idx, &cqe);
-			break;
-		case USTOR_NVME_SLOT_RAW: {
-			struct ustor_nvme_raw *raw = (struct ustor_nvme_raw *)s->owner;
-			raw->cpl.dw0 = cqe.dw0;
-			raw->cpl.status = cqe.status;
-			raw->done = 1;
-			ustor_nvme_slot_put(q, idx);
-			break;
-		}
-		default: /* abandoned: its owner gave up; now the slot is free */
-			if (q->dsm_owner == (void *)s)
-				q->dsm_owner = NULL;
-			ustor_nvme_slot_put(q, idx);
-			break;
-		}
+		finished += ustor_nvme_reap_other(ctrl, q, &cqe, done);
 	}
 	ustor_sqcq_ring_cq(&q->ring);
 	if (q->waiting != NULL)
-		ustor_nvme_io_issue_waiting(ctrl, q);
+		ustor_nvme_issue_waiting(ctrl, q, done);
 	return finished;
+}
+
+unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
+{
+	struct ustor_nvme_done done = { NULL, NULL };
+	struct ustor_nvme_done later;
+	unsigned n = ustor_nvme_queue_reap(ctrl, q, &done);
+
+	/* Called with the lock held (exec): no callbacks here, they wait on q
+	 * for the next poll. */
+	later.head = q->done_head;
+	later.tail = q->done_tail;
+	ustor_nvme_done_splice(&later, &done);
+	q->done_head = later.head;
+	q->done_tail = later.tail;
+	return n;
+}
+
+unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
+{
+	const struct ustor_hal *hal = ctrl->hal;
+	struct ustor_nvme_done done;
+	struct ustor_block_req *req;
+	unsigned n;
+
+	ustor_nvme_lock(hal, q);
+	/* What a synchronous exec finished comes first, then this batch: the
+	 * list stays local, not on q, until the callbacks have run. */
+	done.head = q->done_head;
+	done.tail = q->done_tail;
+	if (done.head != NULL) {
+		q->done_head = NULL;
+		q->done_tail = NULL;
+	}
+	n = ustor_nvme_queue_reap(ctrl, q, &done);
+	ustor_nvme_unlock(hal, q);
+	/* Outside the lock: a callback may submit (and so lock) again. */
+	req = done.head;
+	while (req != NULL) {
+		struct ustor_block_req *next = req->next_waiting;
+
+		req->next_waiting = NULL;
+		req->state = USTOR_REQ_STATE_DONE;
+		if (req->done != NULL)
+			req->done(req);
+		req = next;
+	}
+	return n;
 }
 
 void ustor_nvme_backoff(const struct ustor_hal *hal, uint32_t *spins)
