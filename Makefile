@@ -42,13 +42,17 @@ LIB_OBJS = $(patsubst %.c,$(LIBDIR)/%.o,$(LIB_SRCS) hal/arch/hal_default_$(ARCH)
         clean help size
 all: lib
 
-# The example kernel (examples/x86_64): kernel, demo, test-qemu, kernel-clean.
+# The example kernel (examples/x86_64): kernel, iso, demo, test-qemu, kernel-shell, kernel-clean.
 include examples/x86_64/kernel.mk
 
 help:
 	@echo "make lib [ARCH=x86_64|i386|aarch64|riscv64|m68k]  freestanding libustor.a + symbol check"
-	@echo "make test        everything: all libs, hosted tests (ASan/UBSan), big-endian tests, lint"
+	@echo "make test        everything: all libs, hosted tests (ASan/UBSan), big-endian tests, lint, QEMU matrix"
 	@echo "make bench-host  driver cost per 4 KiB read (callgrind instructions and ns)"
+	@echo "make demo        boot the example kernel under QEMU on a generated disk, print a report"
+	@echo "make test-qemu   the QEMU integration matrix (tests/qemu/run-all; -kernel, GRUB ISO BIOS/UEFI, irq, shell)"
+	@echo "make iso         GRUB rescue ISO of the example kernel (multiboot2), for USB sticks and real machines"
+	@echo "make kernel-shell  the example kernel's serial shell on this terminal"
 
 lib: $(LIBDIR)/libustor.a
 	$(Q)sh scripts/check-freestanding.sh $< $(NM_$(ARCH))

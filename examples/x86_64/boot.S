@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Boot path of the x86_64 example kernel: multiboot1 header, 32-bit entry,
- * identity paging for the low 4 GiB, switch to long mode, call kmain().
- * Also the CPU exception entry stubs (the C side is in trap.c).
+ * Boot path of the x86_64 example kernel: multiboot1 and multiboot2
+ * headers, 32-bit entry, identity paging for the low 4 GiB, switch to long
+ * mode, call kmain(). Also the CPU exception and interrupt entry stubs (the
+ * C side is in trap.c).
  *
- * Machine state at _start32 (Multiboot 0.6.96, section 3.2): 32-bit
- * protected mode, paging off, interrupts off, EAX = 0x2BADB002, EBX =
- * physical address of the multiboot information; the GDT and the stack are
- * not ours to use.
+ * One binary, two protocols: QEMU -kernel and GRUB `multiboot` use the
+ * multiboot1 header, GRUB `multiboot2` (BIOS and UEFI) the multiboot2 one.
+ * Both enter at _start32 in the same machine state (Multiboot 0.6.96
+ * section 3.2, Multiboot2 section 3.3): 32-bit protected mode, paging off,
+ * interrupts off, EAX = the protocol's magic (0x2BADB002 / 0x36D76289), EBX
+ * = physical address of the boot information; the GDT and the stack are
+ * not ours to use. kmain() tells the two apart by the magic.
  *
  * Paging: PML4[0] -> one PDPT whose first four entries point to four page
  * directories of 512 x 2 MiB pages each, so virtual == physical for every
@@ -18,6 +22,12 @@
 
 #define MB_HEADER_MAGIC 0x1BADB002
 #define MB_HEADER_FLAGS 0x00000002 /* bit 1: pass memory info (mem_*, mmap_*) */
+
+#define MB2_HEADER_MAGIC 0xE85250D6
+#define MB2_ARCH_I386 0            /* 32-bit protected mode entry */
+#define MB2_HTAG_END 0
+#define MB2_HTAG_INFO_REQUEST 1
+#define MB2_HTAG_OPTIONAL 1        /* tag flag: the loader may ignore the tag */
 
 #define CR0_PG 0x80000000
 #define CR4_PAE 0x00000020
@@ -34,13 +44,38 @@
 #define COM1 0x3f8
 #define DEBUG_EXIT_PORT 0xf4
 
-/* ---- Multiboot1 header: first bytes of the first loaded section ---------- */
+/* ---- Multiboot headers: first bytes of the first loaded section ----------
+ * Multiboot1: within the first 8 KiB of the file, 4-byte aligned.
+ * Multiboot2: within the first 32 KiB, 8-byte aligned; a list of 8-byte
+ * aligned tags ending with an end tag. The ELF program headers say where to
+ * load, so neither header needs the address fields. */
 	.section .multiboot, "a"
 	.balign 4
 multiboot_header:
 	.long MB_HEADER_MAGIC
 	.long MB_HEADER_FLAGS
 	.long -(MB_HEADER_MAGIC + MB_HEADER_FLAGS)
+
+	.balign 8
+multiboot2_header:
+	.long MB2_HEADER_MAGIC
+	.long MB2_ARCH_I386
+	.long multiboot2_header_end - multiboot2_header
+	.long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (multiboot2_header_end - multiboot2_header))
+	/* Information request: the tags kmain() reads (command line, memory
+	 * map, ACPI RSDP old and new). GRUB gives them anyway; marked optional
+	 * so a loader that lacks one still boots the kernel. */
+	.balign 8
+	.word MB2_HTAG_INFO_REQUEST, MB2_HTAG_OPTIONAL
+	.long 8 + 4 * 4
+	.long 1, 6, 14, 15
+	/* No entry-address, framebuffer or EFI-boot-services tags: the loader
+	 * exits UEFI boot services and enters _start32 (the ELF entry) in
+	 * 32-bit protected mode, like multiboot1. */
+	.balign 8
+	.word MB2_HTAG_END, 0
+	.long 8
+multiboot2_header_end:
 
 /* ---- 32-bit entry --------------------------------------------------------- */
 	.section .boot32, "ax"
@@ -209,6 +244,54 @@ isr_common:
 7:	cli
 	hlt
 	jmp 7b
+
+/* ---- Interrupt stubs, vectors 32-255 ----------------------------------------
+ * Interrupts (LAPIC timer, MSI-X, spurious) return to the interrupted code,
+ * so the stub saves every register the C ABI lets irq_dispatch() clobber
+ * (rax, rcx, rdx, rsi, rdi, r8-r11; the kernel is built with
+ * -mgeneral-regs-only, so there is no SSE state to save, and with
+ * -mno-red-zone, so nothing lives below the interrupted RSP).
+ * Each stub is 16 bytes apart: stub for vector v = irq_stubs + 16 * (v - 32). */
+	.balign 16
+	.globl irq_stubs
+irq_stubs:
+	.set irq_vec, 32
+	.rept 224
+	.balign 16
+	pushq $irq_vec
+	jmp irq_common
+	.set irq_vec, irq_vec + 1
+	.endr
+
+irq_common:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %rbp
+	movq %rsp, %rbp
+	movq 80(%rsp), %rdi /* the vector the stub pushed, under the 10 saved registers */
+	andq $-16, %rsp     /* ABI stack alignment for the call */
+	cld
+	call irq_dispatch
+	movq %rbp, %rsp
+	popq %rbp
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rax
+	addq $8, %rsp       /* the vector */
+	iretq
 
 	.section .rodata
 	.balign 8

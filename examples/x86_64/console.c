@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Serial console on COM1 (16550 UART at I/O port 0x3f8, 115200 8N1, polled)
- * and a small printf. Lines end in CR LF, as a serial terminal expects.
+ * Serial console on COM1 (16550 UART at I/O port 0x3f8, 115200 8N1, polled
+ * both ways: output waits for THRE, input checks the line status register's
+ * data-ready bit) and a small printf. Lines end in CR LF, as a serial terminal expects.
  */
 #include "kernel.h"
 
 #define COM1 0x3f8
 #define UART_THR 0 /* transmit holding (DLAB=0) */
+#define UART_RBR 0 /* receive buffer (DLAB=0) */
 #define UART_DLL 0 /* divisor low (DLAB=1) */
 #define UART_IER 1
 #define UART_DLM 1 /* divisor high (DLAB=1) */
@@ -14,6 +16,7 @@
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
+#define UART_LSR_DR 0x01   /* data ready: a received byte waits in RBR/the FIFO */
 #define UART_LSR_THRE 0x20
 
 #define DEBUG_EXIT_PORT 0xf4 /* -device isa-debug-exit,iobase=0xf4,iosize=0x04 */
@@ -47,6 +50,16 @@ void console_write(const char *s, size_t len)
 			serial_putc('\r');
 		serial_putc(s[i]);
 	}
+}
+
+int console_getc(void)
+{
+	uint8_t lsr = inb(COM1 + UART_LSR);
+
+	/* 0xff: no UART at all (floating bus), never "data ready". */
+	if (lsr == 0xff || !(lsr & UART_LSR_DR))
+		return -1;
+	return inb(COM1 + UART_RBR);
 }
 
 /* ---- printf: %[-][0][width][l|ll|z](d|i|u|x|X|s|c|p|%) -------------------- */

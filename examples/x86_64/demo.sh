@@ -3,7 +3,8 @@
 #
 # uStor demo: boot the x86_64 example kernel under QEMU on an emulated NVMe
 # controller with two namespaces (512-byte and 4096-byte blocks), let it run
-# its self-test and a short benchmark, and print what it found.
+# its self-test and a short benchmark in interrupt mode (MSI-X), and print
+# what it found.
 #
 # Run from anywhere: `make demo` (or `make -f examples/x86_64/kernel.mk demo`),
 # or examples/x86_64/demo.sh after building the kernel.
@@ -66,7 +67,7 @@ sum_before=$(cat "$disk0" "$disk1" | md5sum)
 # ---- Boot --------------------------------------------------------------------
 echo "uStor demo: booting the x86_64 example kernel under QEMU (${ACCEL:-tcg}) ..."
 start=$SECONDS
-"$root/tests/qemu/selftest" -q -l "$log" -t "${TIMEOUT:-60}" -append "bench=qd1 peek=2048" -- \
+"$root/tests/qemu/selftest" -q -l "$log" -t "${TIMEOUT:-60}" -append "bench=qd1 peek=2048 irq=1" -- \
 	-drive file="$disk0",if=none,id=ns1,format=raw \
 	-drive file="$disk1",if=none,id=ns2,format=raw \
 	-device nvme,id=nvme0,serial=USTOR-DEMO-0001 \
@@ -144,6 +145,12 @@ for ctrl in $(sed -n 's/^USTOR-TEST \(nvme[0-9]*\) init .*/\1/p' "$log"); do
 	[ "$cw" = 0x00 ] && health="healthy (no critical warning)" || health="CRITICAL WARNING $cw"
 	echo "  SMART health    $health, composite temperature $temp"
 	echo "                  $(printf '%s' "$smart" | sed -n 's/.*\(power-on .*\)/\1/p')"
+	irq=$(detail "$ctrl" irq)
+	case $(result "$ctrl" irq) in
+	PASS) irq=$(printf '%s' "$irq" | sed -n 's/^\([0-9]*\) MSI-X interrupts from the I\/O queues.*/\1 MSI-X interrupts from the I\/O queue(s) woke the CPU/p') ;;
+	*) irq="$(result "$ctrl" irq): $irq" ;;
+	esac
+	echo "  Interrupts      $irq"
 	echo "  Shutdown        $(detail "$ctrl" shutdown)"
 	echo
 	echo "  Throughput (queue depth 1, random 4 KiB reads for 1 s, emulated by QEMU TCG)"

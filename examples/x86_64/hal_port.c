@@ -5,9 +5,12 @@
  * and change the right-hand sides.
  *
  * This kernel's platform, which decides every choice below:
- *   - one CPU, interrupts off, nothing preempts the library: no lock, no yield;
+ *   - one CPU, nothing preempts the library: no lock. Interrupts are enabled
+ *     only inside yield, and only in interrupt mode (irq=1), where yield
+ *     sleeps until an NVMe MSI-X message or the 1 ms LAPIC timer tick;
  *   - an identity map of the low 4 GiB: virtual == physical == bus address
- *     (no IOMMU, no bridge offset), nothing above 4 GiB is mapped;
+ *     (no IOMMU, no bridge offset); all RAM the kernel uses is there, above
+ *     4 GiB only MMIO (BARs placed there by UEFI firmware) is mapped;
  *   - RAM mapped write-back and DMA cache-coherent (x86 snoops), so no
  *     dma_sync; BARs mapped uncached (mm_map_uncached) before use;
  *   - a TSC clock calibrated at boot (time.c), a COM1 console (console.c);
@@ -53,8 +56,9 @@ static void port_dma_free(void *ctx, void *virt, size_t size)
 }
 
 /* virt_to_bus: caller buffers (stack, .bss, page_alloc) are DMA-able as they
- * are, as long as they lie inside the identity map. Anything else is refused
- * and uStor's synchronous calls bounce through their own DMA buffer. */
+ * are, as long as they lie in the low 4 GiB (RAM's identity map). Anything
+ * else is refused and uStor's synchronous calls bounce through their own
+ * DMA buffer. */
 static ustor_status port_virt_to_bus(void *ctx, const void *virt, size_t len,
 				     ustor_bus_addr *out_bus)
 {
@@ -78,6 +82,19 @@ static void port_delay_us(void *ctx, uint32_t us)
 {
 	(void)ctx;
 	time_delay_us(us);                     /* busy-wait: this kernel has nothing else to run */
+}
+
+/* yield (interrupt mode only): called inside the library's bounded waits
+ * (block_run between polls, controller enable/disable, admin commands).
+ * Sleep until the next interrupt: an NVMe MSI-X message when a completion
+ * is posted, or at the latest the LAPIC timer tick, so an interrupt that
+ * never comes (HARDWARE.md item 8) costs at most one tick, never a hang.
+ * The library polls the queue again when this returns: the interrupt is
+ * only a wake-up, its handler (selftest.c) just counts it. */
+static void port_yield(void *ctx)
+{
+	(void)ctx;
+	irq_wait();                            /* sti; hlt; cli (apic.c) */
 }
 
 /* log: one line per call, prefixed with its level, to the serial console. */
@@ -104,7 +121,8 @@ static void port_pci_cfg_write32(void *ctx, uint32_t pci_addr, uint16_t offset, 
 	pci_cfg_write32(pci_addr, offset, val);
 }
 
-void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_level level)
+void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_level level,
+		   int irq_mode)
 {
 	memset(hal, 0, sizeof(*hal));          /* every optional member starts NULL */
 	hal->ctx = ctx;                        /* handed back as the first argument of every callback */
@@ -136,5 +154,7 @@ void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_l
 	hal->pci_cfg_write32 = port_pci_cfg_write32; /* Bus Master (set cfg.use_pci_cfg = 1) */
 	hal->lock = NULL;                      /* one CPU: queues are never shared */
 	hal->unlock = NULL;
-	hal->yield = NULL;                     /* nothing else to run while uStor polls */
+	/* Polling mode: nothing else to run while uStor polls, so no yield.
+	 * Interrupt mode: sleep until an interrupt instead of spinning. */
+	hal->yield = irq_mode ? port_yield : NULL;
 }

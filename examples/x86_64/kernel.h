@@ -4,7 +4,9 @@
  *
  * Memory model: the boot code identity-maps the low 4 GiB (virtual ==
  * physical == bus address, no IOMMU), so a pointer below 4 GiB is also the
- * address a PCI device uses for DMA. Nothing above 4 GiB is mapped.
+ * address a PCI device uses for DMA. Above 4 GiB only MMIO is mapped (still
+ * identity, uncached), on demand: firmware may put 64-bit BARs up there
+ * (OVMF does).
  */
 #ifndef KERNEL_H
 #define KERNEL_H
@@ -59,6 +61,7 @@ static inline void cpu_halt_forever(void)
 /* ---- console.c: COM1 serial console, formatting, QEMU exit ----------------- */
 void console_init(void);
 void console_write(const char *s, size_t len);
+int console_getc(void); /* a received byte, or -1 if none is waiting (never blocks) */
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -68,20 +71,68 @@ __attribute__((noreturn)) void kernel_exit(uint32_t code);
 #define KERNEL_EXIT_PASS 0u /* QEMU exit status 1 */
 #define KERNEL_EXIT_FAIL 1u /* QEMU exit status 3 */
 
-/* ---- trap.c: CPU exceptions -------------------------------------------------- */
+/* ---- trap.c: the IDT (CPU exceptions, interrupt dispatch) -------------------- */
 void trap_init(void);
+/* Interrupt vectors this kernel uses. */
+#define IRQ_VEC_PIC_BASE 0x20   /* 8259 PICs, remapped here and masked (spurious only) */
+#define IRQ_VEC_TIMER 0x40      /* LAPIC timer: the 1 ms backstop of irq_wait() */
+#define IRQ_VEC_NVME_BASE 0x50  /* + 8 * controller + MSI-X entry */
+#define IRQ_VEC_NVME_PER_CTRL 8
+#define IRQ_VEC_SPURIOUS 0xff   /* LAPIC spurious vector */
+typedef void (*irq_handler_fn)(void *arg, unsigned vector);
+/* Run fn(arg, vector) when `vector` (32-255) arrives; EOI is sent for it. */
+void irq_register(unsigned vector, irq_handler_fn fn, void *arg);
+uint64_t irq_unexpected(void); /* interrupts on vectors without a handler */
 
-/* ---- mm.c: DMA page allocator and cache attributes of the identity map ---------- */
-struct multiboot_info;
-int mm_init(const struct multiboot_info *mbi, uintptr_t kernel_end);
+/* ---- apic.c: local APIC, its timer, the legacy PICs ---------------------------- */
+/* Enable the local APIC (xAPIC, MMIO at the IA32_APIC_BASE address, mapped
+ * uncached), remap and mask the 8259 PICs, start the periodic timer. 0 on
+ * success, -1 (and a message) if there is no usable APIC. Needs time_init. */
+int apic_init(uint32_t timer_period_us);
+int apic_active(void);          /* apic_init succeeded */
+uint32_t apic_id(void);         /* this CPU's APIC ID (the MSI destination) */
+void apic_eoi(void);
+uint64_t apic_timer_ticks(void);
+/* Sleep until the next interrupt (sti; hlt; cli): at most one timer period
+ * when the APIC runs; just a pause otherwise. Interrupts are enabled only here. */
+void irq_wait(void);
+
+/* ---- bootinfo.c: what the boot loader said, copied out of its structures ---------- */
+#define BOOT_MMAP_MAX 128
+struct boot_mmap {
+	uint64_t base, len;
+	uint32_t type;             /* 1 = available RAM */
+};
+struct boot_info {
+	const char *protocol;      /* "multiboot1" or "multiboot2" */
+	char cmdline[512];
+	char loader[64];           /* boot loader name, "" if not given */
+	int have_mem_upper;
+	uint32_t mem_upper_kib;    /* KiB of RAM from 1 MiB up to the first hole */
+	unsigned nmmap;
+	int mmap_truncated;        /* more than BOOT_MMAP_MAX entries */
+	struct boot_mmap mmap[BOOT_MMAP_MAX];
+	uint8_t rsdp[36];          /* a copy of the ACPI RSDP (multiboot2 tags 14/15) */
+	uint32_t rsdp_len;         /* 0: none given, scan the BIOS areas */
+	uint32_t rsdp_tag;         /* 14 (ACPI 1.0) or 15 (ACPI 2.0+) */
+};
+extern struct boot_info boot_info;
+/* Copy the loader's information (EAX magic, EBX address) into boot_info:
+ * 0, or -1 for an unknown magic. */
+int bootinfo_parse(uint32_t magic, uint32_t info_addr);
+
+/* ---- mm.c: DMA page allocator and the page tables of the identity map ---------- */
+int mm_init(const struct boot_info *bi, uintptr_t kernel_end);
 void *page_alloc(size_t size, size_t align);   /* zeroed, NULL if out of memory */
 void page_free(void *p, size_t size);
 uint32_t mm_pages_used(void);
 uint32_t mm_pages_total(void);
 uintptr_t mm_region_start(void);
 uintptr_t mm_region_end(void);
-/* Mark [base, base+len) uncached (PCD|PWT) in the identity map; 0 if it is
- * below 4 GiB, -1 otherwise. */
+/* Make [base, base+len) MMIO-ready in the identity map: uncached (PCD|PWT)
+ * below 4 GiB; above it, map it first (2 MiB pages, uncached). 0 on success,
+ * -1 if the range is beyond the CPU's physical address width or the page
+ * table pool is exhausted. */
 int mm_map_uncached(uint64_t base, uint64_t len);
 
 /* ---- time.c: TSC calibrated against the PIT ------------------------------------ */
@@ -111,6 +162,29 @@ uint32_t pci_cfg_read32(uint32_t bdf, uint16_t offset);
 void pci_cfg_write32(uint32_t bdf, uint16_t offset, uint32_t val);
 /* Every NVMe function (class 01h, subclass 08h, prog-if 02h), bus order. */
 unsigned pci_find_nvme(struct pci_nvme *out, unsigned max);
+/* Config offset of capability `id`, 0 if absent. */
+uint16_t pci_find_cap(uint32_t bdf, uint8_t id);
+/* Address of memory BAR `index` (both halves of a 64-bit one); 0 for an
+ * I/O BAR or an unassigned one. */
+uint64_t pci_bar_address(uint32_t bdf, unsigned index);
+
+struct pci_msix {
+	uint32_t bdf;
+	uint16_t cap;              /* config offset of the MSI-X capability */
+	uint16_t entries;          /* table size */
+	uint8_t bir;               /* BAR holding the table */
+	uint32_t table_offset;     /* offset of the table in that BAR */
+	uint64_t table_phys;
+	volatile uint8_t *table;   /* mapped uncached */
+};
+/* Find MSI-X, map its table, switch Memory Space on, leave MSI-X disabled
+ * with every entry masked. NULL on success, else why not. */
+const char *pci_msix_init(uint32_t bdf, struct pci_msix *m);
+/* Program table entry `entry` (message address and data) and unmask it
+ * (or leave it masked: no message, only the pending bit). */
+void pci_msix_set(struct pci_msix *m, uint16_t entry, uint64_t addr, uint32_t data, int unmask);
+/* MSI-X Enable on (Function Mask off), or off (every entry masked first). */
+void pci_msix_enable(struct pci_msix *m, int on);
 
 /* ---- hal_port.c: struct ustor_hal for this kernel ------------------------------- */
 struct port_ctx {
@@ -120,7 +194,9 @@ struct port_ctx {
 	uint32_t dma_total;    /* allocations made, ever */
 	uint32_t bad_frees;    /* frees of memory this port never handed out */
 };
-void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_level level);
+/* irq_mode: the kernel runs in interrupt mode (yield sleeps in irq_wait). */
+void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_level level,
+		   int irq_mode);
 
 /* ---- main.c: command line options ------------------------------------------------ */
 struct kernel_options {
@@ -132,16 +208,23 @@ struct kernel_options {
 	uint32_t queues;           /* 0 = library default */
 	uint32_t depth;            /* 0 = library default */
 	uint32_t io_timeout_ms;    /* 0 = library default (30 s) */
-	int irq;                   /* irq=1 asked (not implemented) */
+	int irq;                   /* irq=1: MSI-X interrupts wake the CPU (poll=1: none) */
+	int irq_masked;            /* irq=masked: I/O queue entries left masked */
 	int bench_qd1;             /* bench=qd1 */
 	int peek_set;              /* peek=<lba> given */
 	uint64_t peek_lba;
+	int shell;                 /* shell=1: serial shell after bring-up (shell.c) */
 };
 extern struct kernel_options kopt;
 
 /* ---- selftest.c --------------------------------------------------------------------- */
 /* Run the test contract on every NVMe controller; returns the number of failures. */
 unsigned selftest_run(void);
+
+/* ---- shell.c ------------------------------------------------------------------------ */
+/* shell=1: bring the controllers up, then read commands from COM1 until
+ * `exit`, which shuts them down; returns the number of failures. */
+unsigned shell_run(void);
 
 /* ---- string.c (the four functions GCC and uStor need) --------------------------- */
 void *memcpy(void *dst, const void *src, size_t n);

@@ -5,8 +5,12 @@
 # Every name it defines starts with KERNEL_ so it cannot clash with the includer.
 #
 # Targets
-#   kernel      build/x86_64-kernel/ustor-kernel.elf32 (multiboot1, for QEMU -kernel / GRUB)
+#   kernel      build/x86_64-kernel/ustor-kernel.elf32 (multiboot1 + multiboot2, for
+#               QEMU -kernel and GRUB)
+#   iso         build/x86_64-kernel/ustor.iso: GRUB (BIOS + UEFI) booting it with
+#               multiboot2 (examples/x86_64/mkiso.sh; installs GRUB/xorriso/mtools as root)
 #   demo        boot it under QEMU on a two-namespace NVMe disk and print a report
+#   kernel-shell  boot it with shell=1 on this terminal (examples/x86_64/shell.sh)
 #   test-qemu   the QEMU integration matrix (tests/qemu/run-all)
 #   kernel-clean  remove build/x86_64-kernel
 #
@@ -14,6 +18,8 @@
 #   BUILD=build            output root (shared with the top-level Makefile)
 #   KERNEL_CC=gcc  KERNEL_LD=ld  KERNEL_OBJCOPY=objcopy
 #   QEMU=qemu-system-x86_64  ACCEL=tcg (kvm adds -cpu host)   used by demo/test-qemu
+#   KERNEL_ISO_CMDLINE="bench=none"  kernel command line written into the ISO's grub.cfg
+#   KERNEL_SHELL_OPTS="irq=1"        more kernel options for kernel-shell
 #   V=1                    show the commands
 #
 # The kernel compiles the library's sources itself (the "add the sources to
@@ -31,6 +37,9 @@ KERNEL_OUT := $(BUILD)/x86_64-kernel
 KERNEL_ELF := $(KERNEL_OUT)/ustor-kernel.elf
 KERNEL_ELF32 := $(KERNEL_OUT)/ustor-kernel.elf32
 KERNEL_LDS := linker/x86_64.ld
+KERNEL_ISO := $(KERNEL_OUT)/ustor.iso
+KERNEL_ISO_CMDLINE ?= bench=none
+KERNEL_SHELL_OPTS ?= irq=1
 
 KERNEL_CFLAGS := -std=c11 -ffreestanding -nostdlib -mno-red-zone -mgeneral-regs-only \
                  -fno-pic -fno-pie -fno-stack-protector -mcmodel=small -m64 \
@@ -49,7 +58,7 @@ KERNEL_HDRS := $(wildcard $(KERNEL_DIR)/*.h include/ustor/*.h src/*/*.h)
 KERNEL_OBJS := $(patsubst %.c,$(KERNEL_OUT)/%.o,$(KERNEL_C_SRCS) $(KERNEL_LIB_SRCS)) \
                $(patsubst %.S,$(KERNEL_OUT)/%.o,$(KERNEL_S_SRCS))
 
-.PHONY: kernel demo test-qemu kernel-clean
+.PHONY: kernel iso demo kernel-shell test-qemu kernel-clean
 
 kernel: $(KERNEL_ELF32)
 	@echo "OK  $(KERNEL_ELF32)"
@@ -68,8 +77,15 @@ $(KERNEL_OUT)/%.o: %.S $(KERNEL_DIR)/kernel.mk
 	@mkdir -p $(dir $@)
 	$(KERNEL_Q)$(KERNEL_CC) $(KERNEL_CFLAGS) -c $< -o $@
 
+# Always rerun: the command line may have changed (grub-mkrescue takes ~2 s).
+iso: $(KERNEL_ELF32)
+	$(KERNEL_Q)BUILD=$(BUILD) $(KERNEL_DIR)/mkiso.sh -k $(KERNEL_ELF32) -o $(KERNEL_ISO) -c "$(KERNEL_ISO_CMDLINE)"
+
 demo: $(KERNEL_ELF32)
 	$(KERNEL_Q)BUILD=$(BUILD) KERNEL=$(KERNEL_ELF32) $(KERNEL_DIR)/demo.sh
+
+kernel-shell: $(KERNEL_ELF32)
+	$(KERNEL_Q)BUILD=$(BUILD) KERNEL=$(KERNEL_ELF32) $(KERNEL_DIR)/shell.sh $(KERNEL_SHELL_OPTS)
 
 test-qemu: $(KERNEL_ELF32)
 	$(KERNEL_Q)BUILD=$(BUILD) KERNEL=$(KERNEL_ELF32) tests/qemu/run-all

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uStor x86_64 example kernel: boots under multiboot1 (QEMU -kernel, GRUB),
- * finds every NVMe controller on PCI, runs the self-test of the test
- * contract (selftest.c) on each and exits QEMU through isa-debug-exit.
+ * uStor x86_64 example kernel: boots under multiboot1 (QEMU -kernel, GRUB
+ * `multiboot`) or multiboot2 (GRUB `multiboot2`, BIOS or UEFI), finds every
+ * NVMe controller on PCI, runs the self-test of the test contract
+ * (selftest.c) on each and exits QEMU through isa-debug-exit.
  *
  * Command line (QEMU -append), space-separated key=value:
  *   log=debug|info|warn|error   library log level (default warn)
@@ -11,12 +12,17 @@
  *   ro=1                        read-only: every write-type check SKIPs
  *   queues=N depth=N            I/O queue pairs and entries per queue
  *   timeout=<ms>                bound of each I/O command (default 30 s)
- *   poll=1 | irq=1              completion mode (only polling exists)
+ *   poll=1 | irq=1              completion mode: polling (default), or NVMe MSI-X
+ *                               interrupts waking a halted CPU (still polled)
+ *   irq=masked                  as irq=1 but the I/O queues' MSI-X entries stay
+ *                               masked: no interrupt ever comes (tests the timer
+ *                               backstop; the irq check FAILs by design)
  *   bench=qd1|none              4 KiB random-read QD1 loop (~1 s) per namespace
  *   peek=<lba>                  also read <lba> and show the text found there
+ *   shell=1                     after bring-up, a command shell on COM1 instead of
+ *                               the checks (shell.c; `exit` shuts down and leaves)
  */
 #include "kernel.h"
-#include "multiboot.h"
 
 extern char __kernel_start[], __kernel_end[];
 
@@ -90,10 +96,17 @@ static void option(const char *key, const char *kend, const char *val, const cha
 		if (parse_u64(val, vend, &v) || v > 1)
 			goto bad;
 		kopt.irq = !v;
+		kopt.irq_masked = 0;
 	} else if (streq(key, kend, "irq")) {
-		if (parse_u64(val, vend, &v) || v > 1)
+		if (streq(val, vend, "masked")) {
+			kopt.irq = 1;     /* test of the backstop: MSI-X set up, I/O entries */
+			kopt.irq_masked = 1; /* left masked, so no interrupt ever arrives */
+		} else if (parse_u64(val, vend, &v) || v > 1) {
 			goto bad;
-		kopt.irq = (int)v;
+		} else {
+			kopt.irq = (int)v;
+			kopt.irq_masked = 0;
+		}
 	} else if (streq(key, kend, "bench")) {
 		if (streq(val, vend, "qd1"))
 			kopt.bench_qd1 = 1;
@@ -101,6 +114,10 @@ static void option(const char *key, const char *kend, const char *val, const cha
 			kopt.bench_qd1 = 0;
 		else
 			goto bad;
+	} else if (streq(key, kend, "shell")) {
+		if (parse_u64(val, vend, &v) || v > 1)
+			goto bad;
+		kopt.shell = (int)v;
 	} else if (streq(key, kend, "peek")) {
 		if (parse_u64(val, vend, &v))
 			goto bad;
@@ -143,31 +160,23 @@ void kmain(uint32_t magic, uint32_t mbi_addr);
 
 void kmain(uint32_t magic, uint32_t mbi_addr)
 {
-	static char cmdline[512];
-	const struct multiboot_info *mbi = (const struct multiboot_info *)(uintptr_t)mbi_addr;
-
 	console_init();
 	trap_init();
 	kprintf("\nuStor x86_64 example kernel\n");
-	if (magic != MULTIBOOT_BOOT_MAGIC) {
-		kprintf("boot: not started by a multiboot1 loader (EAX=0x%x)\n", magic);
+	/* Copy what the loader gave before anything can overwrite it. */
+	if (bootinfo_parse(magic, mbi_addr) != 0) {
+		kprintf("boot: not started by a multiboot1 or multiboot2 loader (EAX=0x%x, "
+			"EBX=0x%x)\n", magic, mbi_addr);
 		kernel_exit(KERNEL_EXIT_FAIL);
 	}
-	/* Copy the command line before anything can overwrite it. */
-	if (mbi->flags & MULTIBOOT_INFO_CMDLINE) {
-		const char *src = (const char *)(uintptr_t)mbi->cmdline;
-		size_t i = 0;
+	kprintf("boot: %s%s%s%s, %u memory map entries%s\n", boot_info.protocol,
+		boot_info.loader[0] ? " from \"" : "", boot_info.loader,
+		boot_info.loader[0] ? "\"" : "", boot_info.nmmap,
+		boot_info.mmap_truncated ? " (truncated)" : "");
+	kprintf("boot: command line \"%s\"\n", boot_info.cmdline);
+	parse_cmdline(boot_info.cmdline);
 
-		while (i + 1 < sizeof(cmdline) && src[i] != '\0') {
-			cmdline[i] = src[i];
-			i++;
-		}
-		cmdline[i] = '\0';
-	}
-	kprintf("boot: command line \"%s\"\n", cmdline);
-	parse_cmdline(cmdline);
-
-	if (mm_init(mbi, (uintptr_t)__kernel_end) != 0)
+	if (mm_init(&boot_info, (uintptr_t)__kernel_end) != 0)
 		kernel_exit(KERNEL_EXIT_FAIL);
 	kprintf("boot: kernel %p-%p, DMA pages %p-%p (%u KiB)\n", (void *)__kernel_start,
 		(void *)__kernel_end, (void *)mm_region_start(), (void *)mm_region_end(),
@@ -178,9 +187,14 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 	kprintf("time: TSC %llu.%02llu GHz (calibrated against PIT channel 2)\n",
 		(unsigned long long)(mhz / 1000u), (unsigned long long)(mhz % 1000u / 10u));
 
+	/* Interrupt mode: local APIC and its 1 ms timer (the backstop of every
+	 * sleep); without an APIC the kernel stays in polling mode. */
+	if (kopt.irq && apic_init(1000) != 0)
+		kprintf("apic: interrupt mode unavailable; polling\n");
+
 	pci_init();
 	kprintf("pci: %s\n", pci_method());
 
-	unsigned failures = selftest_run();
+	unsigned failures = kopt.shell ? shell_run() : selftest_run();
 	kernel_exit(failures == 0 ? KERNEL_EXIT_PASS : KERNEL_EXIT_FAIL);
 }

@@ -7,9 +7,12 @@
  * ports 0xCF8/0xCFC (QEMU pc has no MCFG; it reaches only the first 256
  * bytes of each function, which is all this kernel needs).
  *
- * ACPI (spec 6.5, 5.2.5 - 5.2.8): the RSDP sits on a 16-byte boundary in the
- * first KiB of the EBDA or in 0xE0000-0xFFFFF; revision 2+ adds the 64-bit
- * XSDT address. Every table starts with a 36-byte header (signature, length,
+ * ACPI (spec 6.5, 5.2.5 - 5.2.8): a multiboot2 loader hands over a copy of
+ * the RSDP (tags 14/15); otherwise, on BIOS machines, it sits on a 16-byte
+ * boundary in the first KiB of the EBDA or in 0xE0000-0xFFFFF (under UEFI
+ * that scan finds nothing: the firmware publishes it only in its
+ * configuration table, which GRUB copies into the tag). Revision 2+ adds
+ * the 64-bit XSDT address. Every table starts with a 36-byte header (signature, length,
  * ..., checksum: all bytes sum to 0). MCFG entries (PCI Firmware spec 3.3,
  * 4.1.2) start at offset 44: base (8), segment (2), start bus, end bus, 4
  * reserved.
@@ -17,6 +20,7 @@
 #include "kernel.h"
 
 static uint64_t ecam_base; /* 0: no ECAM, use ports */
+static const char *rsdp_source = "not found";
 static uint8_t ecam_bus_start, ecam_bus_end;
 
 static uint32_t rd32u(const uint8_t *p)
@@ -64,14 +68,24 @@ static const volatile void *low_phys(uintptr_t addr)
 
 static const uint8_t *acpi_find_rsdp(void)
 {
-	/* The EBDA segment is at 0x40E in the BIOS data area. */
-	uintptr_t ebda = (uintptr_t)(*(const volatile uint16_t *)low_phys(0x40e)) << 4;
+	uintptr_t ebda;
 	const uint8_t *rsdp = NULL;
 
+	/* The loader's copy first (multiboot2 tag 14 or 15). */
+	if (boot_info.rsdp_len >= 20 && memcmp(boot_info.rsdp, "RSD PTR ", 8) == 0 &&
+	    acpi_checksum_ok(boot_info.rsdp, 20)) {
+		rsdp_source = boot_info.rsdp_tag == 15 ? "from multiboot2 tag 15 (ACPI 2.0+)"
+						       : "from multiboot2 tag 14 (ACPI 1.0)";
+		return boot_info.rsdp;
+	}
+	/* The EBDA segment is at 0x40E in the BIOS data area. */
+	ebda = (uintptr_t)(*(const volatile uint16_t *)low_phys(0x40e)) << 4;
 	if (ebda >= 0x80000 && ebda < 0xa0000)
 		rsdp = acpi_find_rsdp_in(ebda, ebda + 1024);
 	if (rsdp == NULL)
 		rsdp = acpi_find_rsdp_in(0xe0000, 0x100000);
+	if (rsdp != NULL)
+		rsdp_source = "found in the BIOS area";
 	return rsdp;
 }
 
@@ -95,8 +109,10 @@ static const uint8_t *acpi_find_table(const char sig[4])
 
 	if (rsdp == NULL)
 		return NULL;
-	/* Revision 2+: prefer the XSDT (64-bit entries), checksum over 36 bytes. */
-	if (rsdp[15] >= 2 && acpi_checksum_ok(rsdp, 36) && rd64u(rsdp + 24) != 0) {
+	/* Revision 2+: prefer the XSDT (64-bit entries), checksum over 36 bytes
+	 * (a 20-byte copy from multiboot2 tag 14 has no XSDT field). */
+	if (rsdp[15] >= 2 && (rsdp != boot_info.rsdp || boot_info.rsdp_len >= 36) &&
+	    acpi_checksum_ok(rsdp, 36) && rd64u(rsdp + 24) != 0) {
 		root = acpi_table(rd64u(rsdp + 24));
 		entry_size = 8;
 	} else {
@@ -120,6 +136,7 @@ void pci_init(void)
 {
 	const uint8_t *mcfg = acpi_find_table("MCFG");
 
+	kprintf("acpi: RSDP %s\n", rsdp_source);
 	ecam_base = 0;
 	if (mcfg == NULL)
 		return;
@@ -134,7 +151,7 @@ void pci_init(void)
 		if (segment != 0 || bus1 < bus0)
 			continue; /* this kernel handles segment group 0 only */
 		if (mm_map_uncached(base, size) != 0) {
-			kprintf("pci: ECAM at 0x%llx is above the 4 GiB identity map; using ports\n",
+			kprintf("pci: ECAM at 0x%llx cannot be mapped; using ports\n",
 				(unsigned long long)base);
 			return;
 		}
@@ -261,4 +278,111 @@ unsigned pci_find_nvme(struct pci_nvme *out, unsigned max)
 		}
 	}
 	return found;
+}
+
+/* ---- Capabilities and MSI-X ---------------------------------------------------
+ * Capability list (PCI Local Bus 3.0, 6.7): Status bit 4 says there is one;
+ * its head is at 0x34; each entry is id (byte 0), next (byte 1).
+ * MSI-X capability (6.8.2, id 0x11): message control at +2 (bits 10:0 table
+ * size - 1, bit 14 Function Mask, bit 15 MSI-X Enable), table offset | BIR
+ * at +4 (BIR = bits 2:0: which BAR; the rest: offset into it). Each table
+ * entry is 16 bytes: message address low, high, data, vector control (bit 0
+ * masked). */
+#define MSIX_CTRL_ENABLE (1u << 31)   /* bit 15 of message control, in the dword at +0 */
+#define MSIX_CTRL_FN_MASK (1u << 30)  /* bit 14 */
+#define MSIX_ENTRY_MASKED 1u
+
+uint16_t pci_find_cap(uint32_t bdf, uint8_t id)
+{
+	if (!(pci_cfg_read32(bdf, 0x04) & (1u << 20))) /* Status: capabilities list */
+		return 0;
+	uint16_t off = (uint16_t)(pci_cfg_read32(bdf, 0x34) & 0xfcu);
+	for (unsigned n = 0; off >= 0x40 && n < 48; n++) { /* bounded: a looped list ends */
+		uint32_t v = pci_cfg_read32(bdf, off);
+
+		if ((v & 0xffu) == id)
+			return off;
+		off = (uint16_t)((v >> 8) & 0xfcu);
+	}
+	return 0;
+}
+
+uint64_t pci_bar_address(uint32_t bdf, unsigned index)
+{
+	uint32_t lo;
+
+	if (index > 5)
+		return 0;
+	lo = pci_cfg_read32(bdf, (uint16_t)(0x10 + 4 * index));
+	if (lo & 1u)
+		return 0; /* an I/O BAR */
+	if (((lo >> 1) & 3u) == 2u && index < 5)
+		return ((uint64_t)pci_cfg_read32(bdf, (uint16_t)(0x14 + 4 * index)) << 32) |
+		       (lo & ~0xfu);
+	return lo & ~0xfu;
+}
+
+const char *pci_msix_init(uint32_t bdf, struct pci_msix *m)
+{
+	static char why[96];
+	uint32_t ctrl, tbl;
+	uint64_t bar;
+
+	memset(m, 0, sizeof(*m));
+	m->bdf = bdf;
+	m->cap = pci_find_cap(bdf, 0x11);
+	if (m->cap == 0)
+		return "no MSI-X capability";
+	ctrl = pci_cfg_read32(bdf, m->cap);
+	tbl = pci_cfg_read32(bdf, (uint16_t)(m->cap + 4));
+	m->entries = (uint16_t)(((ctrl >> 16) & 0x7ffu) + 1u);
+	m->bir = (uint8_t)(tbl & 7u);
+	m->table_offset = tbl & ~7u;
+	bar = pci_bar_address(bdf, m->bir);
+	if (bar == 0) {
+		ksnprintf(why, sizeof(why), "MSI-X table BAR%u is not an assigned memory BAR", m->bir);
+		return why;
+	}
+	m->table_phys = bar + m->table_offset;
+	if (mm_map_uncached(m->table_phys, (uint64_t)m->entries * 16u) != 0) {
+		ksnprintf(why, sizeof(why), "cannot map the MSI-X table at 0x%llx",
+			  (unsigned long long)m->table_phys);
+		return why;
+	}
+	m->table = (volatile uint8_t *)(uintptr_t)m->table_phys;
+	/* The table is in memory space: decoding must be on to reach it
+	 * (firmware may leave it off, HARDWARE.md item 9). The status half is
+	 * written as zeroes, which leaves its write-1-to-clear bits alone. */
+	pci_cfg_write32(bdf, 0x04, (pci_cfg_read32(bdf, 0x04) & 0xffffu) | 0x2u);
+	/* Start from a known state: MSI-X off, every entry masked. */
+	pci_cfg_write32(bdf, m->cap, ctrl & ~(MSIX_CTRL_ENABLE | MSIX_CTRL_FN_MASK));
+	for (unsigned i = 0; i < m->entries; i++)
+		*(volatile uint32_t *)(m->table + 16u * i + 12u) = MSIX_ENTRY_MASKED;
+	return NULL;
+}
+
+void pci_msix_set(struct pci_msix *m, uint16_t entry, uint64_t addr, uint32_t data, int unmask)
+{
+	volatile uint32_t *e = (volatile uint32_t *)(m->table + 16u * entry);
+
+	if (entry >= m->entries)
+		return;
+	e[3] = MSIX_ENTRY_MASKED;     /* never fire half-programmed */
+	e[0] = (uint32_t)addr;
+	e[1] = (uint32_t)(addr >> 32);
+	e[2] = data;
+	if (unmask)
+		e[3] = 0;
+}
+
+void pci_msix_enable(struct pci_msix *m, int on)
+{
+	uint32_t ctrl = pci_cfg_read32(m->bdf, m->cap) & ~(MSIX_CTRL_ENABLE | MSIX_CTRL_FN_MASK);
+
+	if (!on) {
+		/* Mask every entry first, then switch MSI-X off. */
+		for (unsigned i = 0; i < m->entries; i++)
+			*(volatile uint32_t *)(m->table + 16u * i + 12u) = MSIX_ENTRY_MASKED;
+	}
+	pci_cfg_write32(m->bdf, m->cap, ctrl | (on ? MSIX_CTRL_ENABLE : 0u));
 }

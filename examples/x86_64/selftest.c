@@ -6,8 +6,8 @@
  *
  *   USTOR-TEST <device> <check> PASS|FAIL|SKIP <detail>
  *
- * then `USTOR-DONE pass=N fail=M skip=K`. Controller checks: init, irq (only
- * with irq=1), smart, shutdown. Namespace checks: identify, read0, peek
+ * then `USTOR-DONE pass=N fail=M skip=K`. Controller checks: init, irq
+ * (SKIP in polling mode), smart, shutdown. Namespace checks: identify, read0, peek
  * (only with peek=), write-verify, flush, write-zeroes, discard, bench (only
  * with bench=qd1, and only a line when it fails; results go to USTOR-BENCH).
  *
@@ -15,27 +15,15 @@
  * anything outside the namespace's scratch region; write checks save the
  * region first and write the saved contents back afterwards.
  */
-#include "kernel.h"
-#include "ustor/nvme.h"
+#include "nvme_ctrls.h"
 
-#define MAX_CTRLS 8
-#define DEFAULT_SCRATCH_BLOCKS 64u
 #define CHUNK_BYTES (256u * 1024u) /* per buffer; write checks walk the region in chunks */
 #define BENCH_NS 1000000000ull
 
 enum result { PASS, FAIL, SKIP };
 
-struct ctrl_slot {
-	struct pci_nvme pci;
-	struct ustor_nvme_ctrl ctrl;
-	struct ustor_hal hal;       /* one HAL per controller: its own ctx */
-	struct port_ctx port;
-	char name[16];              /* "nvme0" */
-	int up;                     /* ustor_nvme_ctrl_init succeeded */
-	ustor_status broken;        /* a timeout/fatal/gone error: stop using it */
-};
-
-static struct ctrl_slot ctrls[MAX_CTRLS];
+struct ctrl_slot ctrls[MAX_CTRLS];
+unsigned n_ctrls;
 static unsigned n_pass, n_fail, n_skip;
 
 /* The region write-type commands may touch, for the namespace under test. */
@@ -64,7 +52,7 @@ static void report(const char *dev, const char *check, enum result r, const char
 }
 
 /* "USTOR_ERR_DEVICE (text), NVMe status 0x0280 SCT 2 SC 0x80 \"Write Fault\"..." */
-static const char *describe(ustor_status st, const struct ustor_block_req *req)
+const char *describe(ustor_status st, const struct ustor_block_req *req)
 {
 	static char buf[256];
 	int n = ksnprintf(buf, sizeof(buf), "%s (%s)", ustor_status_name(st), ustor_status_text(st));
@@ -81,7 +69,7 @@ static const char *describe(ustor_status st, const struct ustor_block_req *req)
 	return buf;
 }
 
-static const char *fmt_size(char *buf, size_t size, uint64_t bytes)
+const char *fmt_size(char *buf, size_t size, uint64_t bytes)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	unsigned u = 0;
@@ -107,7 +95,7 @@ static const char *fmt_size(char *buf, size_t size, uint64_t bytes)
 	return buf;
 }
 
-static struct ctrl_slot *slot_of(struct ustor_block_device *d)
+struct ctrl_slot *slot_of(struct ustor_block_device *d)
 {
 	struct ustor_nvme_ns *ns = d->driver;
 
@@ -123,11 +111,8 @@ static int is_write_type(uint8_t op)
 	       op == USTOR_BLOCK_DISCARD;
 }
 
-/* One synchronous command through the asynchronous request API, so the
- * NVMe status and failing LBA are kept for the report (the plain
- * ustor_block_read/write calls return only the ustor_status). */
-static ustor_status io(struct ustor_block_device *d, uint8_t op, uint64_t lba, uint32_t nblocks,
-		       void *buf, struct ustor_block_req *req)
+ustor_status nvme_io(struct ustor_block_device *d, uint8_t op, uint64_t lba, uint32_t nblocks,
+		     void *buf, struct ustor_block_req *req)
 {
 	struct ctrl_slot *cs = slot_of(d);
 	ustor_status st;
@@ -139,13 +124,6 @@ static ustor_status io(struct ustor_block_device *d, uint8_t op, uint64_t lba, u
 	req->lba = lba;
 	req->nblocks = nblocks;
 	req->buf = buf;
-	if (is_write_type(op) &&
-	    (lba < scratch_lba || nblocks > scratch_nblocks ||
-	     lba - scratch_lba > scratch_nblocks - nblocks)) {
-		kprintf("selftest: BUG: refusing a write outside the scratch region (lba %llu+%u)\n",
-			(unsigned long long)lba, nblocks);
-		return USTOR_ERR_INVALID_ARG;
-	}
 	if (cs != NULL && cs->broken)
 		return cs->broken; /* a command timed out: send nothing more */
 	st = ustor_block_run(d, req);
@@ -153,6 +131,46 @@ static ustor_status io(struct ustor_block_device *d, uint8_t op, uint64_t lba, u
 			   st == USTOR_ERR_DEVICE_GONE))
 		cs->broken = st; /* the device may still DMA into buf: stop here */
 	return st;
+}
+
+/* The self-test's path for every command: nvme_io() behind a guard that
+ * refuses any write-type command outside the current scratch region. */
+static ustor_status io(struct ustor_block_device *d, uint8_t op, uint64_t lba, uint32_t nblocks,
+		       void *buf, struct ustor_block_req *req)
+{
+	if (is_write_type(op) &&
+	    (lba < scratch_lba || nblocks > scratch_nblocks ||
+	     lba - scratch_lba > scratch_nblocks - nblocks)) {
+		memset(req, 0, sizeof(*req));
+		kprintf("selftest: BUG: refusing a write outside the scratch region (lba %llu+%u)\n",
+			(unsigned long long)lba, nblocks);
+		return USTOR_ERR_INVALID_ARG;
+	}
+	return nvme_io(d, op, lba, nblocks, buf, req);
+}
+
+const char *scratch_region(const struct ustor_block_device *d, uint64_t *lba, uint64_t *nblocks)
+{
+	static char msg[128];
+
+	if (kopt.scratch_set) {
+		if (kopt.scratch_lba >= d->nblocks ||
+		    kopt.scratch_nblocks > d->nblocks - kopt.scratch_lba) {
+			ksnprintf(msg, sizeof(msg), "scratch=%llu+%llu lies outside the namespace "
+				  "(%llu blocks)", (unsigned long long)kopt.scratch_lba,
+				  (unsigned long long)kopt.scratch_nblocks,
+				  (unsigned long long)d->nblocks);
+			*lba = 0;
+			*nblocks = 0;
+			return msg;
+		}
+		*lba = kopt.scratch_lba;
+		*nblocks = kopt.scratch_nblocks;
+		return NULL;
+	}
+	*nblocks = d->nblocks < DEFAULT_SCRATCH_BLOCKS ? d->nblocks : DEFAULT_SCRATCH_BLOCKS;
+	*lba = d->nblocks - *nblocks;
+	return NULL;
 }
 
 /* Deterministic per-run pattern: every 8-byte word differs by LBA, position
@@ -431,18 +449,17 @@ static void check_peek(struct ustor_block_device *d, struct bufs *b)
 		       b->check[3]);
 }
 
-/* QD1 4 KiB random reads for about a second. */
-static void bench_qd1(struct ustor_block_device *d, struct bufs *b)
+void bench_qd1_run(struct ustor_block_device *d, void *buf, uint64_t ns, struct bench_result *r)
 {
 	uint32_t per = d->block_size >= 4096u ? 1u : 4096u / d->block_size;
 	uint64_t slots = d->nblocks / per;
-	uint32_t io_bytes = per << d->block_shift;
 	uint64_t x = 0x2545f4914f6cdd1dull ^ time_now_ns(); /* xorshift64 state */
-	uint64_t ios = 0, t0, t;
-	struct ustor_block_req req;
+	uint64_t t0, t;
 
+	memset(r, 0, sizeof(*r));
+	r->io_bytes = per << d->block_shift;
 	if (slots == 0) {
-		report(d->name, "bench", SKIP, "namespace smaller than one 4 KiB read");
+		r->st = USTOR_ERR_INVALID_ARG;
 		return;
 	}
 	t0 = time_now_ns();
@@ -451,24 +468,40 @@ static void bench_qd1(struct ustor_block_device *d, struct bufs *b)
 		x ^= x >> 7;
 		x ^= x << 17;
 		uint64_t lba = (x % slots) * per;
-		ustor_status st = io(d, USTOR_BLOCK_READ, lba, per, b->check, &req);
-		if (st != USTOR_OK) {
-			report(d->name, "bench", FAIL, "read lba %llu+%u after %llu reads: %s",
-			       (unsigned long long)lba, per, (unsigned long long)ios,
-			       describe(st, &req));
+		r->st = nvme_io(d, USTOR_BLOCK_READ, lba, per, buf, &r->req);
+		if (r->st != USTOR_OK)
 			return;
-		}
-		ios++;
+		r->reads++;
 		t = time_now_ns();
-	} while (t - t0 < BENCH_NS);
-	uint64_t ns = t - t0;
-	uint64_t iops = ios * 1000000000ull / ns;
-	uint64_t mibs100 = ios * io_bytes * 100u * 1000000000ull / ns >> 20;
+	} while (t - t0 < ns);
+	r->ns = t - t0;
+	r->iops = r->reads * 1000000000ull / r->ns;
+	/* In KiB first: bytes * 100 * 1e9 would overflow 64 bits past ~180 MB. */
+	r->mibs100 = ((r->reads * r->io_bytes) >> 10) * 100000000000ull / r->ns >> 10;
+	r->lat_us = r->ns / 1000u / r->reads;
+}
+
+/* QD1 4 KiB random reads for about a second: a USTOR-BENCH line. */
+static void bench_qd1(struct ustor_block_device *d, struct bufs *b)
+{
+	struct bench_result r;
+
+	if (d->block_size < 4096u && d->nblocks < 4096u / d->block_size) {
+		report(d->name, "bench", SKIP, "namespace smaller than one 4 KiB read");
+		return;
+	}
+	bench_qd1_run(d, b->check, BENCH_NS, &r);
+	if (r.st != USTOR_OK) {
+		report(d->name, "bench", FAIL, "read lba %llu+%u after %llu reads: %s",
+		       (unsigned long long)r.req.lba, r.req.nblocks, (unsigned long long)r.reads,
+		       describe(r.st, &r.req));
+		return;
+	}
 	kprintf("USTOR-BENCH %s qd1 iops=%llu mibs=%llu.%02llu bs=%u reads=%llu ms=%llu "
-		"lat_us=%llu\n", d->name, (unsigned long long)iops,
-		(unsigned long long)(mibs100 / 100u), (unsigned long long)(mibs100 % 100u), io_bytes,
-		(unsigned long long)ios, (unsigned long long)(ns / 1000000u),
-		(unsigned long long)(ns / 1000u / ios));
+		"lat_us=%llu\n", d->name, (unsigned long long)r.iops,
+		(unsigned long long)(r.mibs100 / 100u), (unsigned long long)(r.mibs100 % 100u),
+		r.io_bytes, (unsigned long long)r.reads, (unsigned long long)(r.ns / 1000000u),
+		(unsigned long long)r.lat_us);
 }
 
 static void test_namespace(struct ustor_block_device *d)
@@ -517,22 +550,7 @@ static void test_namespace(struct ustor_block_device *d)
 	}
 
 	/* The scratch region: from the command line, else the last 64 blocks. */
-	if (kopt.scratch_set) {
-		scratch_lba = kopt.scratch_lba;
-		scratch_nblocks = kopt.scratch_nblocks;
-		if (scratch_lba >= d->nblocks || scratch_nblocks > d->nblocks - scratch_lba) {
-			static char msg[128];
-			ksnprintf(msg, sizeof(msg), "scratch=%llu+%llu lies outside the namespace "
-				  "(%llu blocks)", (unsigned long long)scratch_lba,
-				  (unsigned long long)scratch_nblocks, (unsigned long long)d->nblocks);
-			no_write = msg;
-			scratch_nblocks = 0;
-		}
-	} else {
-		scratch_nblocks = d->nblocks < DEFAULT_SCRATCH_BLOCKS ? d->nblocks
-								    : DEFAULT_SCRATCH_BLOCKS;
-		scratch_lba = d->nblocks - scratch_nblocks;
-	}
+	no_write = scratch_region(d, &scratch_lba, &scratch_nblocks);
 	if (kopt.read_only)
 		no_write = "read-only mode (ro=1)";
 	else if (d->flags & USTOR_BDEV_F_READ_ONLY)
@@ -603,6 +621,92 @@ out:
 		page_free(b.check, b.bytes);
 }
 
+/* MSI-X interrupt handler: count and return (irq_dispatch sends the EOI).
+ * It does NOT poll the queue: interrupts only fire inside irq_wait(), i.e.
+ * inside the HAL's yield, called from a library wait loop that polls again
+ * as soon as the CPU wakes. Polling from here would re-enter the library. */
+static void nvme_msix_handler(void *arg, unsigned vector)
+{
+	struct ctrl_slot *cs = arg;
+
+	cs->irq_count[(vector - cs->irq_vec_base) % IRQ_VEC_NVME_PER_CTRL]++;
+}
+
+/* Interrupt mode: program the controller's MSI-X table BEFORE
+ * ustor_nvme_ctrl_init creates its I/O completion queues with interrupts
+ * enabled (HARDWARE.md item 8: a vector set up afterwards can lose the
+ * first completion's interrupt). With cfg.use_irq the library creates I/O
+ * CQ q on vector ustor_nvme_irq_vector(ctrl, q); entry 0 is the admin
+ * queue's (always interrupt-enabled by the NVMe spec; the library polls it,
+ * its interrupt just ends irq_wait() sooner). On any problem the controller
+ * stays in polling mode and the irq check says why. */
+static void ctrl_irq_setup(struct ctrl_slot *cs, unsigned index, struct ustor_nvme_config *cfg)
+{
+	const char *err;
+	uint16_t nq = 0;
+
+	if (!apic_active()) {
+		cs->irq_none = "no local APIC (see the apic: line); completions are polled";
+		return;
+	}
+	err = pci_msix_init(cs->pci.bdf, &cs->msix);
+	if (err != NULL) {
+		ksnprintf(cs->irq_why, sizeof(cs->irq_why), "%s; completions are polled", err);
+		cs->irq_none = cs->irq_why;
+		return;
+	}
+	/* How many I/O queues have a table entry (and one of our IDT vectors)?
+	 * Ask no more of the library than that. ustor_nvme_irq_vector() only
+	 * does arithmetic on the queue index, so it may be called before init. */
+	while (nq < USTOR_NVME_MAX_IO_QUEUES) {
+		uint16_t e = ustor_nvme_irq_vector(&cs->ctrl, nq);
+
+		if (e >= cs->msix.entries || e >= IRQ_VEC_NVME_PER_CTRL)
+			break;
+		nq++;
+	}
+	if (nq == 0) {
+		ksnprintf(cs->irq_why, sizeof(cs->irq_why), "the MSI-X table has only %u entry; "
+			  "completions are polled", cs->msix.entries);
+		cs->irq_none = cs->irq_why;
+		return;
+	}
+	if (cfg->io_queues > nq) {
+		kprintf("selftest: %s: MSI-X table has %u entries: asking for %u I/O queue(s), "
+			"not %u\n", cs->name, cs->msix.entries, nq, cfg->io_queues);
+		cfg->io_queues = nq;
+	}
+
+	/* Message address: the local APIC of this CPU, physical destination
+	 * mode (Intel SDM vol. 3A, 11.11.1). Data: fixed delivery, edge
+	 * trigger, our vector (11.11.2). */
+	uint64_t addr = 0xfee00000ull | ((uint64_t)apic_id() << 12);
+	uint16_t last = ustor_nvme_irq_vector(&cs->ctrl, (uint16_t)(nq - 1u));
+
+	cs->irq_vec_base = IRQ_VEC_NVME_BASE + IRQ_VEC_NVME_PER_CTRL * index;
+	for (uint16_t e = 0; e <= last; e++) {
+		irq_register(cs->irq_vec_base + e, nvme_msix_handler, cs); /* handler first */
+		/* then unmask (irq=masked: only the admin entry) */
+		pci_msix_set(&cs->msix, e, addr, cs->irq_vec_base + e, e == 0 || !kopt.irq_masked);
+	}
+	pci_msix_enable(&cs->msix, 1);   /* MSI-X Enable on, Function Mask off */
+	cs->irq_queues = nq;
+	cs->irq_on = 1;
+	cfg->use_irq = 1;                /* now the library may create CQs with IEN=1 */
+	kprintf("selftest: %s: MSI-X table %u entries at BAR%u+0x%x (0x%llx); entries 0-%u -> "
+		"vectors 0x%02x-0x%02x on APIC %u%s\n", cs->name, cs->msix.entries, cs->msix.bir,
+		cs->msix.table_offset, (unsigned long long)cs->msix.table_phys, last,
+		cs->irq_vec_base, cs->irq_vec_base + last, apic_id(),
+		kopt.irq_masked ? " (irq=masked: I/O entries left masked)" : "");
+}
+
+static void ctrl_irq_off(struct ctrl_slot *cs)
+{
+	if (cs->irq_on)
+		pci_msix_enable(&cs->msix, 0);
+	cs->irq_on = 0;
+}
+
 static void ctrl_bring_up(struct ctrl_slot *cs, unsigned index)
 {
 	const struct pci_nvme *p = &cs->pci;
@@ -642,13 +746,18 @@ static void ctrl_bring_up(struct ctrl_slot *cs, unsigned index)
 	if (kopt.io_timeout_ms != 0)
 		cfg.io_timeout_ms = kopt.io_timeout_ms;
 	ustor_nvme_quirks(&cfg, p->vendor, p->device);
+	if (kopt.irq)
+		ctrl_irq_setup(cs, index, &cfg); /* sets cfg.use_irq when it worked */
 
-	port_hal_init(&cs->hal, &cs->port, kopt.log_level);
+	/* yield sleeps only when this controller's interrupts can wake us:
+	 * otherwise every wait would last a whole timer tick. */
+	port_hal_init(&cs->hal, &cs->port, kopt.log_level, cs->irq_on);
 	cs->port.index = index;
 	st = ustor_nvme_ctrl_init(&cs->ctrl, &cs->hal, (volatile void *)(uintptr_t)p->bar0, &cfg);
 	if (st != USTOR_OK) {
 		char leak[96] = "";
 
+		ctrl_irq_off(cs);
 		if (cs->port.dma_allocs != 0)
 			ksnprintf(leak, sizeof(leak), "; uStor still holds %u DMA allocations",
 				  cs->port.dma_allocs);
@@ -668,8 +777,42 @@ static void ctrl_bring_up(struct ctrl_slot *cs, unsigned index)
 	if (cs->ctrl.ns_skipped != 0)
 		kprintf("selftest: %s: %u more namespace(s) than USTOR_NVME_MAX_NAMESPACES, not "
 			"tested\n", cs->name, cs->ctrl.ns_skipped);
-	if (kopt.irq)
-		report(cs->name, "irq", SKIP, "interrupts not implemented (completions are polled)");
+}
+
+/* irq: did MSI-X interrupts from the I/O queues actually arrive during the
+ * namespace checks? (Counted per MSI-X entry by nvme_msix_handler.) */
+static void check_irq(struct ctrl_slot *cs)
+{
+	char per[200] = "";
+	size_t len = 0;
+	uint64_t io = 0;
+
+	if (!kopt.irq) {
+		report(cs->name, "irq", SKIP, "polling mode (irq=1 uses MSI-X interrupts)");
+		return;
+	}
+	if (!cs->irq_on) {
+		report(cs->name, "irq", SKIP, "%s", cs->irq_none != NULL ? cs->irq_none : "not set up");
+		return;
+	}
+	for (uint16_t q = 0; q < cs->ctrl.nio && q < cs->irq_queues; q++) {
+		uint16_t e = ustor_nvme_irq_vector(&cs->ctrl, q);
+
+		io += cs->irq_count[e];
+		if (len < sizeof(per))
+			len += (size_t)ksnprintf(per + len, sizeof(per) - len, "%squeue %u entry %u "
+						 "vector 0x%02x: %u", q ? ", " : "", q, e,
+						 cs->irq_vec_base + e, cs->irq_count[e]);
+	}
+	if (io == 0)
+		report(cs->name, "irq", FAIL, "no MSI-X interrupt arrived from the I/O queues (%s); "
+		       "completions were polled, the LAPIC timer woke the CPU %llu times "
+		       "(HARDWARE.md item 8)", per, (unsigned long long)apic_timer_ticks());
+	else
+		report(cs->name, "irq", PASS, "%llu MSI-X interrupts from the I/O queues during the "
+		       "checks (%s); admin queue entry 0: %u; LAPIC timer interrupts %llu, unexpected "
+		       "interrupts %llu", (unsigned long long)io, per, cs->irq_count[0],
+		       (unsigned long long)apic_timer_ticks(), (unsigned long long)irq_unexpected());
 }
 
 static void check_smart(struct ctrl_slot *cs)
@@ -712,6 +855,7 @@ static void check_shutdown(struct ctrl_slot *cs)
 {
 	ustor_status st = ustor_nvme_ctrl_shutdown(&cs->ctrl);
 
+	ctrl_irq_off(cs); /* queues are gone: mask the entries, MSI-X off */
 	if (st != USTOR_OK) {
 		report(cs->name, "shutdown", FAIL, "ustor_nvme_ctrl_shutdown: %s", describe(st, NULL));
 		return;
@@ -726,24 +870,29 @@ static void check_shutdown(struct ctrl_slot *cs)
 	       cs->port.dma_total);
 }
 
-unsigned selftest_run(void)
+unsigned selftest_bring_up(void)
 {
 	struct pci_nvme found[MAX_CTRLS];
-	unsigned n = pci_find_nvme(found, MAX_CTRLS);
 
+	n_ctrls = pci_find_nvme(found, MAX_CTRLS);
 	kprintf("selftest: %u NVMe controller(s); options: scratch=%s ro=%d queues=%u depth=%u "
-		"mode=%s bench=%s\n", n, kopt.scratch_set ? "custom" : "last-64-blocks",
-		kopt.read_only, kopt.queues, kopt.depth, kopt.irq ? "irq(unavailable)" : "poll",
+		"mode=%s bench=%s\n", n_ctrls, kopt.scratch_set ? "custom" : "last-64-blocks",
+		kopt.read_only, kopt.queues, kopt.depth, kopt.irq ? "irq (MSI-X)" : "poll",
 		kopt.bench_qd1 ? "qd1" : "none");
-	if (n == 0)
+	if (n_ctrls == 0)
 		report("pci", "discovery", FAIL, "no NVMe controller (class 01h/08h/02h) found");
 
 	/* Bring every controller up first: they then work side by side. */
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n_ctrls; i++) {
 		ctrls[i].pci = found[i];
 		ctrl_bring_up(&ctrls[i], i);
 	}
-	for (unsigned i = 0; i < n; i++) {
+	return n_ctrls;
+}
+
+void selftest_checks(void)
+{
+	for (unsigned i = 0; i < n_ctrls; i++) {
 		if (!ctrls[i].up)
 			continue;
 		for (uint32_t k = 0; k < ustor_nvme_ns_count(&ctrls[i].ctrl); k++)
@@ -751,12 +900,34 @@ unsigned selftest_run(void)
 		if (ustor_nvme_ns_count(&ctrls[i].ctrl) == 0)
 			kprintf("selftest: %s has no active namespace\n", ctrls[i].name);
 	}
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n_ctrls; i++) {
 		if (!ctrls[i].up)
 			continue;
+		check_irq(&ctrls[i]);
 		check_smart(&ctrls[i]);
-		check_shutdown(&ctrls[i]);
 	}
+}
+
+void selftest_shutdown(void)
+{
+	for (unsigned i = 0; i < n_ctrls; i++) {
+		if (!ctrls[i].up)
+			continue;
+		check_shutdown(&ctrls[i]);
+		ctrls[i].up = 0;
+	}
+}
+
+unsigned selftest_done(void)
+{
 	kprintf("USTOR-DONE pass=%u fail=%u skip=%u\n", n_pass, n_fail, n_skip);
 	return n_fail;
+}
+
+unsigned selftest_run(void)
+{
+	selftest_bring_up();
+	selftest_checks();
+	selftest_shutdown();
+	return selftest_done();
 }

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * CPU exceptions: a 32-entry IDT whose handlers print what happened (vector,
- * error code, RIP, CR2 for page faults) and end the run as a failure, so a
- * wild pointer shows up as a readable line instead of a silent triple fault.
- * Interrupts stay disabled for the whole run (the kernel polls).
+ * The IDT. Vectors 0-31, CPU exceptions: the handlers print what happened
+ * (vector, error code, RIP, CR2 for page faults) and end the run as a
+ * failure, so a wild pointer shows up as a readable line instead of a
+ * silent triple fault. Vectors 32-255, interrupts: irq_dispatch() calls the
+ * handler registered for the vector (apic.c: the timer; selftest.c: NVMe
+ * MSI-X; anything else is counted as unexpected) and signals end-of-interrupt
+ * to the local APIC.
+ *
+ * Interrupts are only ever enabled inside irq_wait() (apic.c): in polling
+ * mode (the default) never, in interrupt mode (irq=1) only while the CPU
+ * halts waiting for one. So a handler never runs in the middle of library
+ * code, and the kernel needs no locks.
  */
 #include "kernel.h"
 
@@ -25,7 +33,26 @@ struct trap_frame { /* as built by the stubs in boot.S */
 };
 
 extern const uint64_t isr_stub_table[32];
-static struct idt_entry idt[32];
+extern const char irq_stubs[]; /* boot.S: 224 stubs, 16 bytes apart, for vectors 32-255 */
+static struct idt_entry idt[256];
+
+struct irq_slot {
+	irq_handler_fn fn;
+	void *arg;
+};
+static struct irq_slot irq_table[256];
+static volatile uint64_t irq_unexpected_count; /* written by interrupt handlers */
+
+static void idt_set(unsigned v, uint64_t a)
+{
+	idt[v].offset_lo = (uint16_t)a;
+	idt[v].selector = 0x08;   /* 64-bit code segment of boot.S */
+	idt[v].ist = 0;
+	idt[v].type_attr = 0x8e;  /* present, DPL 0, 64-bit interrupt gate (clears IF) */
+	idt[v].offset_mid = (uint16_t)(a >> 16);
+	idt[v].offset_hi = (uint32_t)(a >> 32);
+	idt[v].zero = 0;
+}
 
 void trap_init(void)
 {
@@ -34,17 +61,10 @@ void trap_init(void)
 		uint64_t base;
 	} __attribute__((packed)) idtr;
 
-	for (unsigned i = 0; i < 32; i++) {
-		uint64_t a = isr_stub_table[i];
-
-		idt[i].offset_lo = (uint16_t)a;
-		idt[i].selector = 0x08;   /* 64-bit code segment of boot.S */
-		idt[i].ist = 0;
-		idt[i].type_attr = 0x8e;  /* present, DPL 0, 64-bit interrupt gate */
-		idt[i].offset_mid = (uint16_t)(a >> 16);
-		idt[i].offset_hi = (uint32_t)(a >> 32);
-		idt[i].zero = 0;
-	}
+	for (unsigned i = 0; i < 32; i++)
+		idt_set(i, isr_stub_table[i]);
+	for (unsigned i = 32; i < 256; i++)
+		idt_set(i, (uint64_t)(uintptr_t)(irq_stubs + 16u * (i - 32u)));
 	idtr.limit = sizeof(idt) - 1;
 	idtr.base = (uint64_t)(uintptr_t)idt;
 	__asm__ __volatile__("lidt %0" : : "m"(idtr));
@@ -74,7 +94,38 @@ void trap_handler(const struct trap_frame *f)
 		(unsigned long long)f->rsp, (unsigned long long)f->rflags);
 	if (f->vector == 14)
 		kprintf(" cr2=0x%llx%s", (unsigned long long)cr2,
-			cr2 >= KERNEL_IDENTITY_MAP_END ? " (above the 4 GiB identity map)" : "");
+			cr2 >= KERNEL_IDENTITY_MAP_END ? " (above 4 GiB: only mapped MMIO is there)" : "");
 	kprintf("\n");
 	kernel_exit(KERNEL_EXIT_FAIL);
+}
+
+void irq_register(unsigned vector, irq_handler_fn fn, void *arg)
+{
+	if (vector < 32 || vector > 255)
+		return;
+	irq_table[vector].arg = arg;
+	irq_table[vector].fn = fn;
+}
+
+uint64_t irq_unexpected(void)
+{
+	return irq_unexpected_count;
+}
+
+void irq_dispatch(uint64_t vector);
+
+/* Called by the stubs in boot.S with interrupts disabled (interrupt gate). */
+void irq_dispatch(uint64_t vector)
+{
+	const struct irq_slot *s = &irq_table[vector & 255u];
+
+	if (s->fn != NULL)
+		s->fn(s->arg, (unsigned)vector);
+	else
+		irq_unexpected_count++;
+	/* The local APIC delivered it and waits for an EOI before it delivers
+	 * anything of equal or lower priority; its spurious vector and the
+	 * (masked, remapped) 8259 PICs' spurious IRQ 7/15 take none. */
+	if (vector != IRQ_VEC_SPURIOUS && (vector < IRQ_VEC_PIC_BASE || vector >= IRQ_VEC_PIC_BASE + 16))
+		apic_eoi();
 }
