@@ -693,6 +693,8 @@ static void ctrl_irq_setup(struct ctrl_slot *cs, unsigned index, struct ustor_nv
 	cs->irq_queues = nq;
 	cs->irq_on = 1;
 	cfg->use_irq = 1;                /* now the library may create CQs with IEN=1 */
+	cfg->irq_vectors = (uint32_t)nq + 1u; /* entries we programmed: the library never
+					      * creates an I/O CQ on a vector beyond them */
 	kprintf("selftest: %s: MSI-X table %u entries at BAR%u+0x%x (0x%llx); entries 0-%u -> "
 		"vectors 0x%02x-0x%02x on APIC %u%s\n", cs->name, cs->msix.entries, cs->msix.bir,
 		cs->msix.table_offset, (unsigned long long)cs->msix.table_phys, last,

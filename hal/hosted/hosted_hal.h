@@ -78,7 +78,8 @@ struct ustor_test_hal {
 	 */
 	size_t scatter_granule;
 
-	/* Virtual nanoseconds added after every now_ns() call (default 1000). */
+	/* Virtual nanoseconds added after every now_ns() call (default 1000).
+	 * A yield() call adds 20 us: it stands for the kernel sleeping. */
 	uint64_t ns_per_now_call;
 
 	/* ---- Virtual clock ------------------------------------------------ */

@@ -12,8 +12,8 @@
  * the library degrades as documented on each member. `ustor_hal_check()`
  * says which required member is missing.
  *
- * Context rules: unless a member says otherwise, a callback may be called
- * with interrupts disabled and must not sleep; the library never calls the
+ * Context rules: unless a member says otherwise (yield does), a callback
+ * may be called with interrupts disabled and must not sleep; the library never calls the
  * HAL re-entrantly from inside another HAL callback.
  *
  * Worked example (x86_64, identity-mapped, cache-coherent, no IOMMU):
@@ -201,9 +201,15 @@ struct ustor_hal {
 	void (*unlock)(void *ctx, volatile uint32_t *lock);
 
 	/*
-	 * Optional. Called from inside long bounded waits (controller ready,
-	 * synchronous I/O) so a cooperative kernel can run something else.
-	 * NULL: uStor just polls.
+	 * Optional. Called between polls of every bounded wait (controller
+	 * ready, admin commands, synchronous I/O) so the kernel can run
+	 * something else or sleep: it MAY sleep and MAY enable interrupts
+	 * (e.g. `sti; hlt` waiting for an NVMe MSI-X or a timer tick), but must
+	 * return within a bounded time, since uStor checks its deadline only
+	 * between calls; keep a periodic timer as a backstop, interrupts may
+	 * never arrive (HARDWARE.md item 8). When set, uStor does no busy-wait
+	 * of its own between I/O polls. NULL: uStor spins, then backs off with
+	 * delay_us (up to 1 ms between polls).
 	 */
 	void (*yield)(void *ctx);
 };

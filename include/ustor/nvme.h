@@ -55,6 +55,8 @@ struct ustor_nvme_config {
 	uint8_t use_mmio64;            /* 64-bit register access instead of 32-bit halves */
 	uint8_t index;                 /* controller number, for names ("nvme<index>n<nsid>") */
 	uint8_t use_irq;               /* create I/O CQs with interrupts on (see ustor_nvme_irq_vector) */
+	uint32_t irq_vectors;          /* MSI-X table size (0 = unknown): caps I/O queues at vectors-1;
+					* fewer than 2 means no interrupts (polling) */
 };
 
 /* Fill `cfg` with defaults: 1 I/O queue of 256, 5 s admin, 30 s I/O, ... */
@@ -218,7 +220,8 @@ struct ustor_nvme_ctrl {
 	uint32_t page_size;             /* chosen CC.MPS in bytes */
 	uint8_t page_shift;
 	uint8_t state;                  /* internal lifecycle state */
-	uint8_t rsvd[2];
+	uint8_t irq_on;                 /* I/O CQs created with interrupts enabled */
+	uint8_t rsvd;
 	uint32_t mqes1;                 /* CAP.MQES + 1 (32-bit: MQES may be 0xFFFF) */
 	uint32_t ready_timeout_ms;      /* from CAP.TO, with the configured floor */
 	uint32_t max_transfer;          /* bytes per command after MDTS and the cap */
@@ -265,8 +268,9 @@ ustor_status ustor_nvme_ctrl_check(struct ustor_nvme_ctrl *ctrl);
  * cfg.use_irq is set: queue + 1; vector 0 belongs to the admin queue, which
  * the library always polls. Program and unmask the vector BEFORE
  * ustor_nvme_ctrl_init, or the first completion's interrupt is lost
- * (HARDWARE.md item 8); the handler calls ustor_block_poll. Polling keeps
- * working whether or not interrupts arrive.
+ * (HARDWARE.md item 8); `ctrl` may be uninitialised then (it is not read).
+ * Give cfg.irq_vectors the table size so no queue gets a vector the
+ * controller lacks. Polling keeps working whether or not interrupts arrive.
  */
 uint16_t ustor_nvme_irq_vector(const struct ustor_nvme_ctrl *ctrl, uint16_t queue);
 

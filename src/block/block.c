@@ -6,6 +6,7 @@
 #include "ustor/block.h"
 
 #include "../core/mem.h"
+#include "../core/wait.h"
 
 static ustor_status ustor_block_check(const struct ustor_block_device *bdev,
 				      const struct ustor_block_req *req)
@@ -89,12 +90,7 @@ ustor_status ustor_block_run(struct ustor_block_device *bdev, struct ustor_block
 			return req->status;
 		if (hal->now_ns(hal->ctx) >= deadline)
 			return bdev->ops->cancel(bdev, req);
-		/* Spin first (a fast device answers within microseconds), then
-		 * back off to at most 1 ms between polls. */
-		if (hal->yield != NULL)
-			hal->yield(hal->ctx);
-		if (++spins > 64)
-			hal->delay_us(hal->ctx, spins < 74 ? (1u << (spins - 64)) : 1000u);
+		ustor_wait_between_polls(hal, &spins);
 	}
 }
 

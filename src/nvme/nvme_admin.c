@@ -13,7 +13,7 @@ ustor_status ustor_nvme_create_io_cq(struct ustor_nvme_ctrl *ctrl, struct ustor_
 	/* Physically contiguous; interrupts on vector qid only when asked for
 	 * (completions are always polled as well). */
 	sqe.cdw11 = USTOR_NVME_CREATE_CQ_PC;
-	if (ctrl->cfg.use_irq)
+	if (ctrl->irq_on)
 		sqe.cdw11 |= USTOR_NVME_CREATE_CQ_IEN | ((uint32_t)q->ring.qid << 16);
 	return ustor_nvme_admin(ctrl, &sqe, NULL);
 }

@@ -229,6 +229,15 @@ static ustor_status ustor_nvme_io_queues_create(struct ustor_nvme_ctrl *ctrl)
 
 	if (want == 0 || want > USTOR_NVME_MAX_IO_QUEUES)
 		want = want == 0 ? 1 : USTOR_NVME_MAX_IO_QUEUES;
+	/* Each I/O CQ needs its own vector after the admin queue's: a vector
+	 * beyond the MSI-X table fails queue creation (Invalid Interrupt
+	 * Vector), so ask for no more queues than there are vectors. */
+	ctrl->irq_on = ctrl->cfg.use_irq && (ctrl->cfg.irq_vectors == 0 || ctrl->cfg.irq_vectors >= 2);
+	if (ctrl->cfg.use_irq && !ctrl->irq_on)
+		USTOR_WARN(ctrl->hal, "nvme%u: %u interrupt vector(s): no room for I/O queues, polling",
+			   (unsigned)ctrl->cfg.index, ctrl->cfg.irq_vectors);
+	if (ctrl->irq_on && ctrl->cfg.irq_vectors != 0 && want > ctrl->cfg.irq_vectors - 1u)
+		want = (uint16_t)(ctrl->cfg.irq_vectors - 1u);
 	st = ustor_nvme_set_num_queues(ctrl, want, want, &nsq, &ncq);
 	if (st != USTOR_OK)
 		return st;

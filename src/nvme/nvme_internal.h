@@ -8,6 +8,7 @@
 
 #include "../core/log.h"
 #include "../core/mem.h"
+#include "../core/wait.h"
 
 /* Controller lifecycle (ctrl->state). */
 #define USTOR_NVME_STATE_OFF 0
@@ -111,8 +112,6 @@ ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sq
 /* Admin command whose data is the controller's admin page. */
 ustor_status ustor_nvme_admin_page(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
 				   struct ustor_nvme_cpl *out);
-/* Bounded wait, between polls: spin first, then back off (1 us .. 1 ms). */
-void ustor_nvme_backoff(const struct ustor_hal *hal, uint32_t *spins);
 
 /* PRPs for [buf, buf+len) (nvme_prp.c). Uses the slot's PRP list area. */
 ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,

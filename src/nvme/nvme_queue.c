@@ -226,18 +226,6 @@ unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_q
 	return n;
 }
 
-void ustor_nvme_backoff(const struct ustor_hal *hal, uint32_t *spins)
-{
-	uint32_t n = ++*spins;
-
-	if (hal->yield != NULL)
-		hal->yield(hal->ctx);
-	if (n <= 64)
-		return;
-	n -= 64;
-	hal->delay_us(hal->ctx, n < 10 ? (1u << n) : 1000u);
-}
-
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
 			     struct ustor_nvme_sqe *sqe, uint32_t timeout_ms,
 			     struct ustor_nvme_cpl *out)
@@ -294,7 +282,7 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 										     : USTOR_ERR_TIMEOUT;
 		}
 		ustor_nvme_unlock(hal, q);
-		ustor_nvme_backoff(hal, &spins);
+		ustor_wait_between_polls(hal, &spins);
 	}
 	if (out != NULL)
 		*out = raw.cpl;

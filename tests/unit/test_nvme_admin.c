@@ -107,6 +107,25 @@ static void test_write_protected_and_irq(void)
 	CHECK_OK(ustor_block_read(d, 0, 1, buf));
 	CHECK_EQ(f.m.io_cmds[0x01], 0);
 	CHECK_EQ(ustor_nvme_irq_vector(f.ctrl, 0), 1);
+	CHECK_EQ(f.ctrl->irq_on, 1);
+	fx_finish(&f);
+
+	/* Three vectors: the admin queue's plus two, so two I/O queues. */
+	fx_setup(&f);
+	f.cfg.use_irq = 1;
+	f.cfg.irq_vectors = 3;
+	f.cfg.io_queues = 4;
+	CHECK_OK(fx_start(&f));
+	CHECK_EQ(f.ctrl->nio, 2);
+	fx_finish(&f);
+
+	/* One vector: no room for I/O queue interrupts, polling it is. */
+	fx_setup(&f);
+	f.cfg.use_irq = 1;
+	f.cfg.irq_vectors = 1;
+	CHECK_OK(fx_start(&f));
+	CHECK_EQ(f.ctrl->irq_on, 0);
+	CHECK(ustor_test_hal_log_contains(&f.h, "polling"));
 	fx_finish(&f);
 }
 
