@@ -172,7 +172,7 @@ static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_reap(struct ustor_nvme_ctrl
 		}
 		finished += ustor_nvme_reap_other(ctrl, q, &cqe, done);
 	}
-	ustor_sqcq_ring_cq(&q->ring);
+	ustor_sqcq_ring_cq(&q->ring, 0);
 	if (q->waiting != NULL)
 		ustor_nvme_issue_waiting(ctrl, q, done);
 	return finished;

@@ -43,6 +43,7 @@ ustor_status ustor_sqcq_init(struct ustor_sqcq *q, const struct ustor_hal *hal,
 		ustor_sqcq_fini(q);
 		return USTOR_ERR_NO_MEMORY;
 	}
+	q->cq_db_every = (uint16_t)(depth / 4u != 0 ? depth / 4u : 1u);
 	q->sq_db = ustor_sqcq_db(regs, 2u * qid, dstrd);
 	q->cq_db = ustor_sqcq_db(regs, 2u * qid + 1u, dstrd);
 	ustor_sqcq_reset(q);

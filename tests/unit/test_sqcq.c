@@ -90,7 +90,7 @@ static void test_push_ring_wrap(void)
 	CHECK_EQ(cqe.status, 0x281);
 	CHECK_EQ(ustor_sqcq_reap(&q, &cqe), 0);
 	CHECK(h.rmb_count >= 2);
-	ustor_sqcq_ring_cq(&q);
+	ustor_sqcq_ring_cq(&q, 0); /* depth 5: a doorbell per completion */
 	CHECK_EQ(db.last_off, 0x1018);
 	CHECK_EQ(db.last[6], 2);
 	CHECK(!ustor_sqcq_full(&q)); /* device reported head 4 */
@@ -119,6 +119,45 @@ static void test_push_ring_wrap(void)
 	free(regs);
 }
 
+/* The CQ doorbell is written once a quarter of the ring was consumed, or
+ * when forced; never for nothing. */
+static void test_cq_doorbell_batching(void)
+{
+	struct ustor_test_hal h;
+	struct fake_db db;
+	struct ustor_sqcq q;
+	struct ustor_nvme_cqe cqe = { 0, 0, 0, 0, 0, 0 };
+	void *regs = malloc(0x2000);
+	unsigned i;
+
+	memset(&db, 0, sizeof(db));
+	ustor_test_hal_init(&h);
+	ustor_test_hal_attach_mmio(&h, regs, 0x2000, &db, fake_rd, fake_wr);
+	CHECK_OK(ustor_sqcq_init(&q, &h.hal, regs, 0, 16, 0, 4096));
+	CHECK_EQ(q.cq_db_every, 4);
+	for (i = 0; i < 3; i++) {
+		post(&q, i, (uint16_t)i, 0, 1, 0);
+		CHECK_EQ(ustor_sqcq_reap(&q, &cqe), 1);
+		ustor_sqcq_ring_cq(&q, 0);
+	}
+	CHECK_EQ(db.writes, 0);
+	post(&q, 3, 3, 0, 1, 0);
+	CHECK_EQ(ustor_sqcq_reap(&q, &cqe), 1);
+	ustor_sqcq_ring_cq(&q, 0);
+	CHECK_EQ(db.writes, 1);
+	CHECK_EQ(db.last[1], 4); /* CQ 0 head doorbell at 0x1004 */
+	post(&q, 4, 4, 0, 1, 0);
+	CHECK_EQ(ustor_sqcq_reap(&q, &cqe), 1);
+	ustor_sqcq_ring_cq(&q, 1);
+	CHECK_EQ(db.writes, 2);
+	ustor_sqcq_ring_cq(&q, 1); /* nothing new: no write */
+	CHECK_EQ(db.writes, 2);
+	ustor_sqcq_fini(&q);
+	ustor_test_hal_detach_mmio(&h, regs);
+	ustor_test_hal_fini(&h);
+	free(regs);
+}
+
 static void test_init_nomem(void)
 {
 	struct ustor_test_hal h;
@@ -137,6 +176,7 @@ static void test_init_nomem(void)
 int main(void)
 {
 	RUN(test_push_ring_wrap);
+	RUN(test_cq_doorbell_batching);
 	RUN(test_init_nomem);
 	return harness_done();
 }
