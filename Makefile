@@ -67,8 +67,12 @@ $(LIBDIR)/%.o: %.c $(LIB_HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(Q)$(CC_$(ARCH)) $(FREESTANDING) $(FLAGS_$(ARCH)) $(EXTRA_CFLAGS) -c $< -o $@
 
+# Every arch at -O2, and again at -Os (kernels often build small; at -Os GCC
+# is quicker to call libgcc helpers for 64-bit shifts, which must not happen).
 lib-all:
 	$(Q)for a in $(ARCHES); do $(MAKE) --no-print-directory lib ARCH=$$a || exit 1; done
+	$(Q)for a in $(ARCHES); do \
+		$(MAKE) --no-print-directory lib ARCH=$$a BUILD=$(BUILD)/os EXTRA_CFLAGS=-Os || exit 1; done
 
 size: lib
 	$(Q)size -t $(LIBDIR)/libustor.a | tail -1

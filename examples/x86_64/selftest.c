@@ -741,6 +741,8 @@ static void ctrl_bring_up(struct ctrl_slot *cs, unsigned index)
 	cfg.index = (uint8_t)index;      /* names "nvme<index>n<nsid>" */
 	cfg.use_pci_cfg = 1;             /* let uStor switch on Memory Space + Bus Master */
 	cfg.pci_addr = p->bdf;           /* handed back to hal.pci_cfg_* */
+	cfg.bar_bytes = p->bar0_size > 0xffffffffu ? 0xffffffffu : (uint32_t)p->bar0_size;
+					 /* doorbells must fit the BAR we mapped */
 	if (kopt.queues != 0)
 		cfg.io_queues = kopt.queues;
 	if (kopt.depth != 0)

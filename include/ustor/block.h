@@ -78,8 +78,12 @@ struct ustor_block_ops {
 	/* Reap completions of one queue; returns how many requests finished. */
 	unsigned (*poll)(struct ustor_block_device *bdev, uint16_t queue);
 	/* Forget a request that timed out: its done callback will never run,
-	 * late completions are ignored. Returns the reason to report (TIMEOUT,
-	 * FATAL, DEVICE_GONE) after logging the registers that matter. */
+	 * late completions are ignored, and the reason to report is returned
+	 * (TIMEOUT, FATAL, DEVICE_GONE) after logging the registers that
+	 * matter. If it had in fact completed but was not yet delivered, it
+	 * is marked DONE and its own status is returned. The device may still
+	 * transfer data to or from its buffer later (until a controller reset
+	 * or shutdown): do not reuse the buffer for DMA before that. */
 	ustor_status (*cancel)(struct ustor_block_device *bdev, struct ustor_block_req *req);
 };
 

@@ -9,7 +9,8 @@
 #ifndef USTOR_CONFIG_H
 #define USTOR_CONFIG_H
 
-/* Bumped whenever an option changes meaning; checked by the library. */
+/* Bumped whenever an option changes meaning, so a port can check that its
+ * copy of this header matches the library it builds against. */
 #define USTOR_CONFIG_REVISION 1
 
 /* Namespaces one NVMe controller object can expose as block devices. */

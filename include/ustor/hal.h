@@ -90,8 +90,9 @@ struct ustor_hal {
 	void (*dma_free)(void *ctx, void *virt, size_t size);
 
 	/*
-	 * Translate a caller's buffer (not from dma_alloc) to a bus address so
-	 * the device can DMA straight into it. uStor calls this once per
+	 * Translate a buffer to a bus address so the device can DMA straight
+	 * into it: any caller buffer, and also memory from dma_alloc (uStor
+	 * passes its own bounce buffer through the same I/O path). uStor calls this once per
 	 * controller memory page the buffer touches, with [virt, virt+len)
 	 * never crossing such a page, so the answer only has to hold for that
 	 * range. Return USTOR_OK and set *out_bus, or USTOR_ERR_NOT_DMA_ABLE if

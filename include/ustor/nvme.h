@@ -57,6 +57,8 @@ struct ustor_nvme_config {
 	uint8_t use_irq;               /* create I/O CQs with interrupts on (see ustor_nvme_irq_vector) */
 	uint32_t irq_vectors;          /* MSI-X table size (0 = unknown): caps I/O queues at vectors-1;
 					* fewer than 2 means no interrupts (polling) */
+	uint32_t bar_bytes;            /* size of the mapped BAR0 (0 = unknown): doorbells that
+					* CAP.DSTRD would put beyond it are refused */
 };
 
 /* Fill `cfg` with defaults: 1 I/O queue of 256, 5 s admin, 30 s I/O, ... */
@@ -145,7 +147,8 @@ struct ustor_nvme_fw_info {
 };
 
 /* A raw command for passthrough: fields in CPU order; cid and PRPs are set
- * by the library. */
+ * by the library; `flags` (FUSE/PSDT) is not sent: PRPs only, no fused
+ * commands. */
 struct ustor_nvme_cmd {
 	uint8_t opcode;
 	uint8_t flags;
@@ -221,7 +224,7 @@ struct ustor_nvme_ctrl {
 	uint8_t page_shift;
 	uint8_t state;                  /* internal lifecycle state */
 	uint8_t irq_on;                 /* I/O CQs created with interrupts enabled */
-	uint8_t rsvd;
+	uint8_t io_retries;             /* cfg.io_retries, clamped to 255 */
 	uint32_t mqes1;                 /* CAP.MQES + 1 (32-bit: MQES may be 0xFFFF) */
 	uint32_t ready_timeout_ms;      /* from CAP.TO, with the configured floor */
 	uint32_t max_transfer;          /* bytes per command after MDTS and the cap */
@@ -246,16 +249,19 @@ struct ustor_nvme_ctrl {
 /*
  * Bring a controller up: PCI enable, disable, admin queue, enable, Identify,
  * Number of Queues, I/O queues, and every active namespace as a block
- * device. `regs` is BAR0 mapped uncached. On failure everything allocated is
- * freed and the log says why (with CAP/CC/CSTS).
+ * device. `regs` is BAR0 mapped uncached. On failure the log says why (with
+ * CAP/CC/CSTS) and everything allocated is freed, unless the controller
+ * would not stop (then its memory is kept: it may still write there).
  */
 ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ustor_hal *hal,
 				  volatile void *regs, const struct ustor_nvme_config *cfg);
 
 /*
  * Orderly shutdown: delete I/O queues (SQs then CQs), CC.SHN normal, wait
- * for CSTS.SHST complete (bounded), free all memory. Block devices of this
- * controller are dead afterwards.
+ * for CSTS.SHST complete (bounded), disable, then end every request still
+ * outstanding with USTOR_ERR_SHUT_DOWN (callbacks run) and free all memory
+ * (kept if the controller would not stop). Block devices of this
+ * controller refuse I/O afterwards.
  */
 ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl);
 

@@ -113,6 +113,8 @@ _Static_assert(offsetof(struct ustor_nvme_cqe, status) == 14, "status");
 #define USTOR_NVME_STATUS_MORE(st) (((uint32_t)(st) >> 13) & 0x1)
 #define USTOR_NVME_STATUS_DNR(st) (((uint32_t)(st) >> 14) & 0x1)
 #define USTOR_NVME_STATUS(sct, sc) ((uint16_t)(((sct) << 8) | (sc)))
+/* Success is SCT 0 / SC 0; the More and CRD bits may still be set. */
+#define USTOR_NVME_STATUS_FAILED(st) (((uint32_t)(st) & 0x7ffu) != 0)
 
 /* Status code types. */
 #define USTOR_NVME_SCT_GENERIC 0x0

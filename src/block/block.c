@@ -24,7 +24,7 @@ static ustor_status ustor_block_check(const struct ustor_block_device *bdev,
 		if (req->buf == NULL)
 			return USTOR_ERR_INVALID_ARG;
 		/* The byte length must fit 32 bits (requests are < 4 GiB). */
-		if (((uint64_t)req->nblocks << bdev->block_shift) > 0xffffffffu)
+		if (req->nblocks > (0xffffffffu >> bdev->block_shift))
 			return USTOR_ERR_INVALID_ARG;
 		break;
 	case USTOR_BLOCK_DISCARD:
@@ -79,11 +79,23 @@ ustor_status ustor_block_run(struct ustor_block_device *bdev, struct ustor_block
 	uint32_t spins = 0;
 	ustor_status st;
 
-	st = ustor_block_submit(bdev, req);
-	if (st != USTOR_OK)
-		return st;
+	if (bdev == NULL || req == NULL || bdev->ops == NULL || bdev->hal == NULL)
+		return USTOR_ERR_INVALID_ARG;
 	hal = bdev->hal;
 	deadline = hal->now_ns(hal->ctx) + (uint64_t)bdev->timeout_ms * 1000000u;
+	/* A full queue (asynchronous traffic, a discard in flight) is waited
+	 * out within the same deadline. */
+	for (;;) {
+		st = ustor_block_submit(bdev, req);
+		if (st != USTOR_ERR_BUSY)
+			break;
+		if (hal->now_ns(hal->ctx) >= deadline)
+			return USTOR_ERR_BUSY;
+		bdev->ops->poll(bdev, req->queue);
+		ustor_wait_between_polls(hal, &spins);
+	}
+	if (st != USTOR_OK)
+		return st;
 	for (;;) {
 		bdev->ops->poll(bdev, req->queue);
 		if (req->state == USTOR_REQ_STATE_DONE)

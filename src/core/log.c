@@ -15,28 +15,29 @@ static void out_char(struct ustor_out *o, char c)
 		o->buf[o->len++] = c;
 }
 
-/* 64-bit value to digits without a 64-bit division (i386/m68k would need
- * libgcc's __udivdi3): shift-and-subtract long division by the base. */
+/* 64-bit value to digits with 32-bit arithmetic only: i386 and m68k would
+ * otherwise call libgcc (__udivdi3, and at -Os even __lshrdi3) for 64-bit
+ * division and variable shifts. The value is four 16-bit limbs divided by
+ * the base one limb at a time (remainder < 16, so each step fits 32 bits). */
 static unsigned out_digits(char *tmp, uint64_t v, unsigned base)
 {
 	static const char digits[] = "0123456789abcdef";
+	uint32_t hi = (uint32_t)(v >> 32);
+	uint32_t lo = (uint32_t)v;
+	uint32_t limb[4] = { hi >> 16, hi & 0xffffu, lo >> 16, lo & 0xffffu };
 	unsigned n = 0;
 
 	do {
-		uint64_t q = 0;
-		uint64_t r = 0;
-		int bit;
+		uint32_t rem = 0;
+		unsigned i;
 
-		for (bit = 63; bit >= 0; bit--) {
-			r = (r << 1) | ((v >> bit) & 1u);
-			if (r >= base) {
-				r -= base;
-				q |= (uint64_t)1 << bit;
-			}
+		for (i = 0; i < 4; i++) {
+			uint32_t cur = (rem << 16) | limb[i];
+			limb[i] = cur / base;
+			rem = cur % base;
 		}
-		tmp[n++] = digits[r];
-		v = q;
-	} while (v != 0 && n < 24);
+		tmp[n++] = digits[rem];
+	} while ((limb[0] | limb[1] | limb[2] | limb[3]) != 0 && n < 24);
 	return n;
 }
 

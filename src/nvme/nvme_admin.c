@@ -75,14 +75,19 @@ ustor_status ustor_nvme_admin_passthrough(struct ustor_nvme_ctrl *ctrl,
 	if (ctrl->state != USTOR_NVME_STATE_READY)
 		return USTOR_ERR_NOT_READY;
 	ustor_nvme_cmd_to_sqe(cmd, &sqe);
-	ustor_memset(ctrl->admin_buf, 0, ctrl->page_size);
-	if (len != 0) {
-		if (to_device)
-			ustor_memcpy(ctrl->admin_buf, buf, len);
+	if (len == 0)
+		return ustor_nvme_admin(ctrl, &sqe, out);
+	/* Through the admin page (zeroed, synced for non-coherent CPUs). */
+	if (to_device) {
+		ustor_memset(ctrl->admin_buf, 0, ctrl->page_size);
+		ustor_memcpy(ctrl->admin_buf, buf, len);
 		sqe.prp1 = ctrl->admin_buf_bus;
+		if (ctrl->hal->dma_sync != NULL)
+			ctrl->hal->dma_sync(ctrl->hal->ctx, ctrl->admin_buf, len, USTOR_DMA_TO_DEVICE);
+		return ustor_nvme_admin(ctrl, &sqe, out);
 	}
-	st = ustor_nvme_admin(ctrl, &sqe, out);
-	if (st == USTOR_OK && len != 0 && !to_device)
+	st = ustor_nvme_admin_page(ctrl, &sqe, out);
+	if (st == USTOR_OK)
 		ustor_memcpy(buf, ctrl->admin_buf, len);
 	return st;
 }
@@ -94,7 +99,6 @@ ustor_status ustor_nvme_io_passthrough(struct ustor_nvme_ctrl *ctrl, uint16_t qu
 	struct ustor_nvme_queue *q;
 	struct ustor_nvme_sqe sqe;
 	ustor_status st;
-	int idx;
 
 	if (ctrl == NULL || cmd == NULL || (buf == NULL && len != 0) || len > ctrl->max_transfer)
 		return USTOR_ERR_INVALID_ARG;
@@ -104,24 +108,8 @@ ustor_status ustor_nvme_io_passthrough(struct ustor_nvme_ctrl *ctrl, uint16_t qu
 		return USTOR_ERR_INVALID_ARG;
 	q = &ctrl->io[queue];
 	ustor_nvme_cmd_to_sqe(cmd, &sqe);
-	if (len != 0) {
-		/* Borrow a slot for its PRP list area while building. */
-		ustor_nvme_lock(ctrl->hal, q);
-		idx = ustor_nvme_slot_get(q);
-		if (idx < 0) {
-			ustor_nvme_unlock(ctrl->hal, q);
-			return USTOR_ERR_BUSY;
-		}
-		st = ustor_nvme_prp_build(ctrl, &q->slots[idx], (const uint8_t *)buf, len, &sqe);
-		if (st != USTOR_OK) {
-			ustor_nvme_slot_put(q, (unsigned)idx);
-			ustor_nvme_unlock(ctrl->hal, q);
-			return st;
-		}
-		/* Keep the list: move the command onto this very slot. */
-		q->slots[idx].kind = USTOR_NVME_SLOT_RAW;
-		ustor_nvme_slot_put(q, (unsigned)idx);
-		ustor_nvme_unlock(ctrl->hal, q);
-	}
-	return ustor_nvme_exec(ctrl, q, &sqe, ctrl->cfg.io_timeout_ms, out);
+	st = ustor_nvme_exec(ctrl, q, &sqe, len != 0 ? buf : NULL, len, ctrl->cfg.io_timeout_ms, out);
+	if (len != 0 && ctrl->hal->dma_sync != NULL)
+		ctrl->hal->dma_sync(ctrl->hal->ctx, buf, len, USTOR_DMA_FROM_DEVICE);
+	return st;
 }

@@ -118,6 +118,19 @@ static ustor_status ustor_nvme_read_cap(struct ustor_nvme_ctrl *ctrl)
 		ustor_nvme_log_regs(ctrl, "CAP.MPSMIN > CAP.MPSMAX");
 		return USTOR_ERR_BAD_DEVICE;
 	}
+	/* Every doorbell we may ring must lie inside the mapped BAR: a hostile
+	 * or broken DSTRD (up to 15: a 128 KiB stride) must not send MMIO
+	 * writes past it. */
+	if (ctrl->cfg.bar_bytes != 0) {
+		uint32_t nq = ctrl->cfg.io_queues > USTOR_NVME_MAX_IO_QUEUES ? USTOR_NVME_MAX_IO_QUEUES
+									      : ctrl->cfg.io_queues;
+		uint32_t need = USTOR_NVME_REG_DBS + ((2u * (nq + 1u)) << (2u + ctrl->dstrd));
+
+		if (need > ctrl->cfg.bar_bytes) {
+			ustor_nvme_log_regs(ctrl, "doorbells (CAP.DSTRD) lie beyond the mapped BAR");
+			return USTOR_ERR_BAD_DEVICE;
+		}
+	}
 	/* 4 KiB pages unless the controller's minimum is larger; the HAL
 	 * aligns at most to 64 KiB. */
 	shift = 12u + mpsmin;
@@ -189,6 +202,8 @@ static void ustor_nvme_set_max_transfer(struct ustor_nvme_ctrl *ctrl)
 
 	if (ctrl->cfg.max_transfer_bytes != 0)
 		limit = ctrl->cfg.max_transfer_bytes;
+	if (limit > USTOR_NVME_MAX_TRANSFER_CEILING)
+		limit = USTOR_NVME_MAX_TRANSFER_CEILING;
 	if (ctrl->info.mdts != 0) {
 		mdts_shift = (uint32_t)ctrl->info.mdts + 12u + USTOR_NVME_CAP_MPSMIN(ctrl->cap);
 		if (mdts_shift < 31u && (1u << mdts_shift) < limit)
@@ -311,6 +326,7 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
 	ctrl->hal = hal;
 	ctrl->regs = (volatile uint8_t *)regs;
 	ctrl->cfg = *cfg;
+	ctrl->io_retries = (uint8_t)(cfg->io_retries > 255u ? 255u : cfg->io_retries);
 	if (ctrl->cfg.admin_timeout_ms == 0 || ctrl->cfg.io_timeout_ms == 0 ||
 	    ctrl->cfg.shutdown_timeout_ms == 0 || ctrl->cfg.io_queue_depth < 2)
 		return USTOR_ERR_INVALID_ARG;
@@ -393,6 +409,7 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
 								 : USTOR_ERR_NOT_READY;
 	hal = ctrl->hal;
+	ctrl->state = USTOR_NVME_STATE_STOPPING; /* no new I/O; admin still allowed */
 	/* Delete I/O queues first (SQs, then CQs): skipping this counts as an
 	 * unsafe shutdown on some drives. */
 	for (i = 0; i < ctrl->nio; i++)
@@ -418,6 +435,8 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 			st = USTOR_ERR_TIMEOUT;
 			break;
 		}
+		if (hal->yield != NULL)
+			hal->yield(hal->ctx);
 		hal->delay_us(hal->ctx, 1000);
 	}
 	/* Disable as well, so no queue memory is in use when it is freed. */
@@ -427,6 +446,9 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 			  (unsigned)ctrl->cfg.index);
 		return st != USTOR_OK ? st : USTOR_ERR_TIMEOUT;
 	}
+	/* The controller is stopped: whatever was still outstanding ends now,
+	 * with USTOR_ERR_SHUT_DOWN and its callback, never silently. */
+	ustor_nvme_io_fail_all(ctrl, USTOR_ERR_SHUT_DOWN);
 	ustor_nvme_free_all(ctrl);
 	return st;
 }

@@ -14,6 +14,7 @@
 #define USTOR_NVME_STATE_OFF 0
 #define USTOR_NVME_STATE_READY 1
 #define USTOR_NVME_STATE_SHUT_DOWN 2
+#define USTOR_NVME_STATE_STOPPING 3 /* shutdown deleting queues: admin only */
 
 /* Branch hints and a way to keep a cold path out of its hot caller (GCC
  * and Clang, the compilers the library supports). */
@@ -38,6 +39,9 @@
 
 /* Largest transfer used when MDTS says "unlimited" and no cap is set. */
 #define USTOR_NVME_DEFAULT_MAX_TRANSFER (2u * 1024u * 1024u)
+/* Ceiling on cfg.max_transfer_bytes: keeps per-slot PRP list areas (and
+ * their pool, depth x area) well inside 32 bits. */
+#define USTOR_NVME_MAX_TRANSFER_CEILING (16u * 1024u * 1024u)
 
 /* A synchronous command waiting for its completion. */
 struct ustor_nvme_raw {
@@ -102,10 +106,11 @@ unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvm
  * with the lock dropped (they may submit again); returns how many. */
 unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
 /* Run one raw command synchronously on q, bounded by timeout_ms. `sqe` is
- * completed with the cid. Status != 0 from the device -> mapped error. */
+ * completed with the cid (and PRPs for `data`/`len` when data != NULL,
+ * built in the command's own slot). A failed status -> mapped error. */
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
-			     struct ustor_nvme_sqe *sqe, uint32_t timeout_ms,
-			     struct ustor_nvme_cpl *out);
+			     struct ustor_nvme_sqe *sqe, const void *data, uint32_t len,
+			     uint32_t timeout_ms, struct ustor_nvme_cpl *out);
 /* Admin command (no data, or data pointers already set). */
 ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
 			      struct ustor_nvme_cpl *out);
@@ -162,6 +167,11 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
  * in flight is finished onto `done`. */
 void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
 				 struct ustor_nvme_done *done);
+
+/* Finish every request still in the I/O queues (in flight, waiting, or
+ * completed but undelivered) with `status`, callbacks included. Only when
+ * the controller is stopped (no DMA can follow). */
+void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status);
 
 /* Namespaces (nvme_ns.c). */
 ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl);

@@ -158,7 +158,7 @@ static ustor_status ustor_nvme_io_issue(struct ustor_nvme_ctrl *ctrl, struct ust
 		s->lba = req->next_lba;
 		s->nblocks = opcode == USTOR_NVME_CMD_FLUSH ? 0 : n;
 		s->buf_off = (uint32_t)(req->next_lba - req->lba) << ns->info.lbads;
-		s->retries_left = (uint8_t)ctrl->cfg.io_retries;
+		s->retries_left = ctrl->io_retries;
 		st = ustor_nvme_io_build(ctrl, q, ns, req, (unsigned)idx, &sqe);
 		if (st == USTOR_OK)
 			st = ustor_sqcq_push(&q->ring, &sqe);
@@ -225,7 +225,7 @@ static void ustor_nvme_io_expand_one(const struct ustor_nvme_ctrl *ctrl,
 	s->lba = req->lba;
 	s->nblocks = req->nblocks;
 	s->buf_off = 0;
-	s->retries_left = (uint8_t)ctrl->cfg.io_retries;
+	s->retries_left = ctrl->io_retries;
 	req->next_lba = req->lba + req->nblocks;
 	req->left = 0;
 	req->in_flight = 1;
@@ -256,7 +256,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 
 	if (s->kind == USTOR_NVME_SLOT_ONE)
 		ustor_nvme_io_expand_one(ctrl, s, req);
-	if (status != 0) {
+	if (USTOR_NVME_STATUS_FAILED(status)) {
 		if (!USTOR_NVME_STATUS_DNR(status) && s->retries_left > 0) {
 			struct ustor_nvme_sqe sqe;
 			struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)req->drv;
@@ -298,7 +298,10 @@ static ustor_status ustor_nvme_io_check_dma(const struct ustor_nvme_ctrl *ctrl,
 
 		if (n > len)
 			n = len;
-		if (hal->virt_to_bus(hal->ctx, buf, n, &bus) != USTOR_OK)
+		/* The same rules as the PRP builder: the page offset survives
+		 * translation (so later pages start page aligned). */
+		if (hal->virt_to_bus(hal->ctx, buf, n, &bus) != USTOR_OK ||
+		    ((uint32_t)bus & mask) != ((uint32_t)(uintptr_t)buf & mask))
 			return USTOR_ERR_NOT_DMA_ABLE;
 		buf += n;
 		len -= n;
@@ -456,14 +459,32 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 {
 	struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)bdev->driver;
 	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
+	int completed = 0;
 	ustor_status st;
 	uint16_t i;
 
 	for (i = 0; i < ctrl->nio; i++) {
 		struct ustor_nvme_queue *q = &ctrl->io[i];
+		struct ustor_block_req **pp;
 		uint32_t j;
 
 		ustor_nvme_lock(ctrl->hal, q);
+		/* Finished already (reaped by a synchronous admin/passthrough
+		 * wait) but not yet delivered: take it back, it did complete. */
+		for (pp = &q->done_head; *pp != NULL; pp = &(*pp)->next_waiting) {
+			if (*pp == req) {
+				*pp = req->next_waiting;
+				if (q->done_tail == req) {
+					struct ustor_block_req *t = q->done_head;
+					while (t != NULL && t->next_waiting != NULL)
+						t = t->next_waiting;
+					q->done_tail = t;
+				}
+				req->next_waiting = NULL;
+				completed = 1;
+				break;
+			}
+		}
 		ustor_nvme_io_unlink(q, req);
 		for (j = 0; j + 1u < q->ring.depth; j++) {
 			if (q->slots[j].owner == req) {
@@ -473,13 +494,96 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 		}
 		ustor_nvme_unlock(ctrl->hal, q);
 	}
+	if (completed) {
+		req->state = USTOR_REQ_STATE_DONE;
+		return req->status;
+	}
 	req->state = USTOR_REQ_STATE_IDLE;
+	/* The device may still write into (or read from) the request's buffer
+	 * later. If that is the shared bounce buffer, stop using it: a later
+	 * bounced write would otherwise be copied to this request's LBAs. */
+	if (ctrl->bounce != NULL && (const uint8_t *)req->buf >= ctrl->bounce &&
+	    (const uint8_t *)req->buf < ctrl->bounce + ctrl->cfg.bounce_bytes) {
+		uint32_t k;
+
+		for (k = 0; k < ctrl->nns; k++) {
+			ctrl->ns[k].bdev.bounce = NULL;
+			ctrl->ns[k].bdev.bounce_len = 0;
+		}
+		USTOR_ERR(ctrl->hal, "nvme%u: bounce buffer retired after a timeout (the device may still use it)",
+			  (unsigned)ctrl->cfg.index);
+	}
 	USTOR_ERR(ctrl->hal, "%s: request lba %llu x %u (op %u) timed out after %u ms",
 		  bdev->name, (unsigned long long)req->lba, req->nblocks, (unsigned)req->op,
 		  bdev->timeout_ms);
 	ustor_nvme_log_regs(ctrl, "I/O timeout");
 	st = ustor_nvme_ctrl_check(ctrl);
 	return (st == USTOR_ERR_FATAL || st == USTOR_ERR_DEVICE_GONE) ? st : USTOR_ERR_TIMEOUT;
+}
+
+/* Collect `req` once (ACTIVE -> IDLE marks it as taken) with `status`. */
+static void ustor_nvme_io_collect(struct ustor_nvme_done *d, struct ustor_block_req *req,
+				  ustor_status status)
+{
+	if (req == NULL || req->state != USTOR_REQ_STATE_ACTIVE)
+		return;
+	req->state = USTOR_REQ_STATE_IDLE;
+	if (req->status == USTOR_OK)
+		req->status = status;
+	ustor_nvme_done_add(d, req);
+}
+
+void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
+{
+	struct ustor_nvme_done d = { NULL, NULL };
+	struct ustor_block_req *req;
+	uint16_t i;
+
+	for (i = 0; i < ctrl->nio; i++) {
+		struct ustor_nvme_queue *q = &ctrl->io[i];
+		uint32_t j;
+
+		if (q->slots == NULL)
+			continue;
+		ustor_nvme_lock(ctrl->hal, q);
+		/* Completed but not yet delivered: they keep their own status. */
+		req = q->done_head;
+		q->done_head = NULL;
+		q->done_tail = NULL;
+		while (req != NULL) {
+			struct ustor_block_req *next = req->next_waiting;
+			ustor_nvme_io_collect(&d, req, USTOR_OK);
+			req = next;
+		}
+		for (j = 0; j + 1u < q->ring.depth; j++) {
+			struct ustor_nvme_slot *s = &q->slots[j];
+
+			if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_BLOCK)
+				ustor_nvme_io_collect(&d, (struct ustor_block_req *)s->owner, status);
+			s->owner = NULL;
+		}
+		req = q->waiting;
+		q->waiting = NULL;
+		q->waiting_tail = NULL;
+		while (req != NULL) {
+			struct ustor_block_req *next = req->next_waiting;
+			ustor_nvme_io_collect(&d, req, status);
+			req = next;
+		}
+		ustor_nvme_unlock(ctrl->hal, q);
+	}
+	/* Callbacks after every lock is dropped, as in poll. */
+	req = d.head;
+	while (req != NULL) {
+		struct ustor_block_req *next = req->next_waiting;
+		ustor_block_done_fn fn = req->done;
+
+		req->next_waiting = NULL;
+		req->state = USTOR_REQ_STATE_DONE;
+		if (fn != NULL)
+			fn(req);
+		req = next;
+	}
 }
 
 const struct ustor_block_ops ustor_nvme_ns_ops = {

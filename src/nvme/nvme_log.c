@@ -8,12 +8,14 @@ static ustor_status ustor_nvme_get_log(struct ustor_nvme_ctrl *ctrl, uint8_t lid
 	struct ustor_nvme_sqe sqe;
 	uint32_t numd = (len >> 2) - 1u; /* zero-based dword count */
 
+	if (ctrl->state != USTOR_NVME_STATE_READY || ctrl->admin_buf == NULL)
+		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
+								 : USTOR_ERR_NOT_READY;
 	ustor_memset(&sqe, 0, sizeof(sqe));
 	sqe.cdw0 = USTOR_NVME_ADMIN_GET_LOG_PAGE;
 	sqe.nsid = nsid;
 	sqe.cdw10 = (uint32_t)lid | ((numd & 0xffffu) << 16);
 	sqe.cdw11 = numd >> 16;
-	ustor_memset(ctrl->admin_buf, 0, len);
 	return ustor_nvme_admin_page(ctrl, &sqe, NULL);
 }
 

@@ -81,32 +81,50 @@ static ustor_status ustor_nvme_ns_add(struct ustor_nvme_ctrl *ctrl, uint32_t nsi
 	return USTOR_OK;
 }
 
+/* Namespace ids examined at most: bounds the scan whatever the device says. */
+#define USTOR_NVME_SCAN_MAX_IDS 1024u
+
 ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl)
 {
 	uint32_t ids[64];
 	uint32_t start = 0;
+	uint32_t seen = 0;
+	uint32_t nn = ctrl->info.nn;
 	uint32_t n;
 	uint32_t i;
 	ustor_status st;
 
 	ctrl->nns = 0;
 	ctrl->ns_skipped = 0;
-	for (;;) {
+	/* The active list (CNS 02h) exists from NVMe 1.1 on; older controllers
+	 * are probed id by id up to NN. */
+	while (ctrl->vs >= 0x00010100u && seen < USTOR_NVME_SCAN_MAX_IDS) {
 		st = ustor_nvme_active_ns_list(ctrl, start, ids, 64, &n);
-		if (st == USTOR_ERR_DEVICE || st == USTOR_ERR_UNSUPPORTED)
-			break; /* NVMe 1.0 has no CNS 02h: probe 1..NN below */
+		if (st == USTOR_ERR_DEVICE || st == USTOR_ERR_UNSUPPORTED) {
+			if (seen == 0)
+				break; /* not implemented after all: probe below */
+			return USTOR_OK; /* keep what the earlier pages gave */
+		}
 		if (st != USTOR_OK)
 			return st;
 		for (i = 0; i < n; i++) {
+			if (nn != 0 && ids[i] > nn) {
+				USTOR_WARN(ctrl->hal, "nvme%u: active namespace %u above NN %u ignored",
+					   (unsigned)ctrl->cfg.index, ids[i], nn);
+				return USTOR_OK; /* the list is ascending: the rest are too */
+			}
 			st = ustor_nvme_ns_add(ctrl, ids[i]);
 			if (st != USTOR_OK)
 				return st;
 		}
+		seen += n;
 		if (n < 64)
 			return USTOR_OK;
 		start = ids[n - 1];
 	}
-	for (i = 1; i <= ctrl->info.nn && i <= 1024u; i++) {
+	if (seen != 0)
+		return USTOR_OK;
+	for (i = 1; i <= nn && i <= USTOR_NVME_SCAN_MAX_IDS; i++) {
 		st = ustor_nvme_ns_add(ctrl, i);
 		if (st != USTOR_OK)
 			return st;

@@ -25,8 +25,15 @@ ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nv
 	q->free_ids = (uint16_t *)(void *)(q->slots + nslots);
 
 	if (io) {
+		uint64_t pool;
+
 		q->prp_area_bytes = ustor_nvme_prp_area_bytes(ctrl->max_transfer, ctrl->page_size);
-		q->prp_pool_bytes = nslots * q->prp_area_bytes;
+		pool = (uint64_t)nslots * q->prp_area_bytes;
+		if (pool > 0x7fffffffu) {
+			ustor_nvme_queue_fini(ctrl, q);
+			return USTOR_ERR_INVALID_ARG; /* depth x transfer size too large */
+		}
+		q->prp_pool_bytes = (uint32_t)pool;
 		if (q->prp_pool_bytes != 0) {
 			q->prp_pool = hal->dma_alloc(hal->ctx, q->prp_pool_bytes, ctrl->page_size,
 						     &q->prp_pool_bus);
@@ -161,7 +168,7 @@ static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_reap(struct ustor_nvme_ctrl
 			s = &q->slots[idx];
 			if (USTOR_LIKELY(s->kind == USTOR_NVME_SLOT_ONE &&
 					 s->gen == (cid >> USTOR_NVME_CID_SLOT_BITS) &&
-					 cqe.status == 0)) {
+					 !USTOR_NVME_STATUS_FAILED(cqe.status))) {
 				struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
 
 				ustor_nvme_slot_put(q, idx);
@@ -216,19 +223,31 @@ unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_q
 	req = done.head;
 	while (req != NULL) {
 		struct ustor_block_req *next = req->next_waiting;
+		ustor_block_done_fn fn = req->done;
 
 		req->next_waiting = NULL;
+		/* Non-coherent CPUs: drop stale cache lines over what the
+		 * device wrote before anyone reads it. */
+		if (hal->dma_sync != NULL && req->op == USTOR_BLOCK_READ)
+			hal->dma_sync(hal->ctx, req->buf,
+				      (size_t)req->nblocks << ((struct ustor_nvme_ns *)req->drv)->info.lbads,
+				      USTOR_DMA_FROM_DEVICE);
+		/* With several CPUs a synchronous waiter returns as soon as it
+		 * sees DONE and its request may be gone: status first, state
+		 * last, and nothing read from req after it (fn was loaded). */
+		if (hal->lock != NULL)
+			hal->wmb(hal->ctx);
 		req->state = USTOR_REQ_STATE_DONE;
-		if (req->done != NULL)
-			req->done(req);
+		if (fn != NULL)
+			fn(req);
 		req = next;
 	}
 	return n;
 }
 
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
-			     struct ustor_nvme_sqe *sqe, uint32_t timeout_ms,
-			     struct ustor_nvme_cpl *out)
+			     struct ustor_nvme_sqe *sqe, const void *data, uint32_t len,
+			     uint32_t timeout_ms, struct ustor_nvme_cpl *out)
 {
 	const struct ustor_hal *hal = ctrl->hal;
 	struct ustor_nvme_raw raw;
@@ -246,6 +265,15 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 	if (idx < 0) {
 		ustor_nvme_unlock(hal, q);
 		return USTOR_ERR_BUSY;
+	}
+	/* Caller data goes by PRPs built in this slot's own list area, under
+	 * the lock, so the list stays the command's until it completes. */
+	st = data == NULL ? USTOR_OK
+			  : ustor_nvme_prp_build(ctrl, &q->slots[idx], (const uint8_t *)data, len, sqe);
+	if (st != USTOR_OK) {
+		ustor_nvme_slot_put(q, (unsigned)idx);
+		ustor_nvme_unlock(hal, q);
+		return st;
 	}
 	q->slots[idx].kind = USTOR_NVME_SLOT_RAW;
 	q->slots[idx].owner = &raw;
@@ -286,7 +314,7 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 	}
 	if (out != NULL)
 		*out = raw.cpl;
-	if (raw.cpl.status != 0) {
+	if (USTOR_NVME_STATUS_FAILED(raw.cpl.status)) {
 		USTOR_WARN(hal, "nvme%u: q%u: opcode %02x failed: %s (sct %u sc %02x%s%s)",
 			   (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid,
 			   (unsigned)(sqe->cdw0 & 0xffu), ustor_nvme_status_name(raw.cpl.status),
@@ -301,9 +329,11 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
 			      struct ustor_nvme_cpl *out)
 {
-	if (ctrl->state != USTOR_NVME_STATE_READY && ctrl->admin.ring.sq == NULL)
-		return USTOR_ERR_NOT_READY;
-	return ustor_nvme_exec(ctrl, &ctrl->admin, sqe, ctrl->cfg.admin_timeout_ms, out);
+	if ((ctrl->state != USTOR_NVME_STATE_READY && ctrl->state != USTOR_NVME_STATE_STOPPING) ||
+	    ctrl->admin.ring.sq == NULL)
+		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
+								 : USTOR_ERR_NOT_READY;
+	return ustor_nvme_exec(ctrl, &ctrl->admin, sqe, NULL, 0, ctrl->cfg.admin_timeout_ms, out);
 }
 
 ustor_status ustor_nvme_admin_page(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
@@ -311,6 +341,20 @@ ustor_status ustor_nvme_admin_page(struct ustor_nvme_ctrl *ctrl, struct ustor_nv
 {
 	/* One page, page aligned: Identify data must not cross a page
 	 * (HARDWARE.md item 6), so PRP1 alone covers it. */
+	ustor_status st;
+
+	if (ctrl->admin_buf == NULL)
+		return USTOR_ERR_NOT_READY;
+	/* Zeroed first: a device that completes without transferring data
+	 * must not have the previous command's data decoded as its answer. */
+	ustor_memset(ctrl->admin_buf, 0, ctrl->page_size);
 	sqe->prp1 = ctrl->admin_buf_bus;
-	return ustor_nvme_admin(ctrl, sqe, out);
+	if (ctrl->hal->dma_sync != NULL)
+		ctrl->hal->dma_sync(ctrl->hal->ctx, ctrl->admin_buf, ctrl->page_size,
+				    USTOR_DMA_BIDIRECTIONAL);
+	st = ustor_nvme_admin(ctrl, sqe, out);
+	if (ctrl->hal->dma_sync != NULL && ctrl->admin_buf != NULL)
+		ctrl->hal->dma_sync(ctrl->hal->ctx, ctrl->admin_buf, ctrl->page_size,
+				    USTOR_DMA_FROM_DEVICE);
+	return st;
 }

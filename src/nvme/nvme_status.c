@@ -137,7 +137,7 @@ ustor_status ustor_nvme_status_to_ustor(uint16_t status)
 	uint32_t sct = USTOR_NVME_STATUS_SCT(status);
 	uint32_t sc = USTOR_NVME_STATUS_SC(status);
 
-	if ((status & 0x7ffu) == 0)
+	if (!USTOR_NVME_STATUS_FAILED(status))
 		return USTOR_OK;
 	if (sct == USTOR_NVME_SCT_MEDIA)
 		return USTOR_ERR_MEDIA;

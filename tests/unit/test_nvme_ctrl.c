@@ -226,6 +226,27 @@ static void test_doorbell_stride(void)
 }
 
 /* HARDWARE.md 9: Bus Master Enable / Memory Space left off by firmware. */
+/* A doorbell stride that would put doorbells past the mapped BAR is
+ * refused before any doorbell is written. */
+static void test_dstrd_beyond_bar(void)
+{
+	struct fixture f;
+
+	fx_setup(&f);
+	f.mcfg.dstrd = 3;
+	f.cfg.bar_bytes = 0x1000 + 2 * 2 * 32 - 4; /* one doorbell short */
+	CHECK_ST(fx_start(&f), USTOR_ERR_BAD_DEVICE);
+	CHECK(ustor_test_hal_log_contains(&f.h, "beyond the mapped BAR"));
+	CHECK_EQ(f.m.doorbell_writes, 0);
+	fx_finish(&f);
+
+	fx_setup(&f);
+	f.mcfg.dstrd = 3;
+	f.cfg.bar_bytes = 0x1000 + 2 * 2 * 32;
+	CHECK_OK(fx_start(&f));
+	fx_finish(&f);
+}
+
 static void test_bus_master_enable(void)
 {
 	struct fixture f;
@@ -291,6 +312,37 @@ static void test_bridge_returning_one_half_twice(void)
 	(void)fx_start(&f);
 	CHECK(f.ctrl->cap >> 32 != ustor_nvme_model_peek_reg(&f.m, 4));
 	ustor_nvme_model_clear_violations(&f.m);
+	fx_finish(&f);
+}
+
+/* NVMe 1.0 has no active namespace list: namespaces are probed 1..NN. */
+static void test_nvme_1_0_probe(void)
+{
+	struct fixture f;
+
+	fx_setup(&f);
+	f.mcfg.vs = 0x00010000;
+	f.mcfg.num_ns = 2;
+	f.mcfg.ns[0] = (struct ustor_nvme_model_ns_cfg){ .nsid = 1, .nblocks = 64, .lbads = 9 };
+	f.mcfg.ns[1] = (struct ustor_nvme_model_ns_cfg){ .nsid = 3, .nblocks = 64, .lbads = 12 };
+	f.mcfg.nn = 4;
+	CHECK_OK(fx_start(&f));
+	CHECK_EQ(ustor_nvme_ns_count(f.ctrl), 2);
+	CHECK_EQ(f.m.admin_cmds[0x06], 1 + 4); /* Identify Controller + NS 1..4 */
+	fx_finish(&f);
+}
+
+/* An absurd transfer cap is clamped, so PRP list memory stays bounded. */
+static void test_transfer_cap_clamped(void)
+{
+	struct fixture f;
+
+	fx_setup(&f);
+	f.mcfg.mdts = 0;
+	f.cfg.max_transfer_bytes = 0x80000000u;
+	f.cfg.io_queue_depth = 64;
+	CHECK_OK(fx_start(&f));
+	CHECK_EQ(f.ctrl->max_transfer, 16u * 1024u * 1024u);
 	fx_finish(&f);
 }
 
@@ -376,9 +428,12 @@ int main(void)
 	RUN(test_cap_mpsmin_8k);
 	RUN(test_cap_css);
 	RUN(test_doorbell_stride);
+	RUN(test_dstrd_beyond_bar);
 	RUN(test_bus_master_enable);
 	RUN(test_register_halves);
 	RUN(test_bridge_returning_one_half_twice);
+	RUN(test_nvme_1_0_probe);
+	RUN(test_transfer_cap_clamped);
 	RUN(test_out_of_memory_each_step);
 	RUN(test_fatal_status_at_enable);
 	RUN(test_bad_args);

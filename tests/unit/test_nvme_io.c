@@ -486,6 +486,104 @@ static void test_queue_full(void)
 	fx_finish(&f);
 }
 
+/* Shutdown with requests in flight and waiting: every one ends with
+ * USTOR_ERR_SHUT_DOWN and its callback runs; none is left ACTIVE. */
+static void test_shutdown_fails_outstanding(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	struct ustor_block_req reqs[5];
+	struct async_ctx c = { 0, 0 };
+	struct ustor_nvme_smart_info s;
+	uint8_t *buf;
+	unsigned i;
+
+	fx_setup(&f);
+	f.cfg.io_queue_depth = 4; /* 3 slots: the 4th and 5th requests wait */
+	f.mcfg.mdts = 1;
+	CHECK_OK(fx_start(&f));
+	d = bdev0(&f);
+	f.m.deferred = 1; /* nothing completes */
+	buf = fx_buf(&f, 65536, 0, 0);
+	for (i = 0; i < 5; i++) {
+		memset(&reqs[i], 0, sizeof(reqs[i]));
+		reqs[i].op = USTOR_BLOCK_READ;
+		reqs[i].lba = i * 32u;
+		reqs[i].nblocks = i < 2 ? 1 : 32; /* the last ones need several commands */
+		reqs[i].buf = buf + i * 8192u;
+		reqs[i].done = on_done;
+		reqs[i].user = &c;
+	}
+	CHECK_OK(ustor_block_submit(d, &reqs[0]));
+	CHECK_OK(ustor_block_submit(d, &reqs[1]));
+	CHECK_OK(ustor_block_submit(d, &reqs[2])); /* one chunk issued, the rest waits */
+	CHECK_OK(ustor_nvme_ctrl_shutdown(f.ctrl));
+	CHECK_EQ(c.done, 3);
+	CHECK_EQ(c.errors, 3);
+	for (i = 0; i < 3; i++) {
+		CHECK_ST(reqs[i].status, USTOR_ERR_SHUT_DOWN);
+		CHECK_EQ(reqs[i].state, USTOR_REQ_STATE_DONE);
+	}
+	/* After shutdown: clear errors, no access to freed memory. */
+	CHECK_ST(ustor_nvme_get_smart(f.ctrl, 0xffffffffu, &s), USTOR_ERR_SHUT_DOWN);
+	CHECK_ST(ustor_block_submit(d, &reqs[3]), USTOR_ERR_SHUT_DOWN);
+	ustor_nvme_model_clear_violations(&f.m);
+	fx_finish(&f);
+}
+
+/* A request reaped by a synchronous passthrough wait, then cancelled by
+ * its timed-out owner: cancel reports that it completed, and its callback
+ * never runs afterwards. */
+static void test_cancel_after_hidden_completion(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	struct ustor_block_req req;
+	struct async_ctx c = { 0, 0 };
+	struct ustor_nvme_cmd cmd;
+	struct ustor_nvme_cpl cpl;
+
+	fx_setup(&f);
+	CHECK_OK(fx_start(&f));
+	d = bdev0(&f);
+	memset(&req, 0, sizeof(req));
+	req.op = USTOR_BLOCK_READ;
+	req.nblocks = 1;
+	req.buf = fx_buf(&f, 512, 0, 0);
+	req.done = on_done;
+	req.user = &c;
+	CHECK_OK(ustor_block_submit(d, &req));
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.opcode = USTOR_NVME_CMD_FLUSH;
+	cmd.nsid = 1;
+	CHECK_OK(ustor_nvme_io_passthrough(f.ctrl, 0, &cmd, NULL, 0, &cpl));
+	CHECK_OK(d->ops->cancel(d, &req));
+	CHECK_EQ(req.state, USTOR_REQ_STATE_DONE);
+	ustor_block_poll(d, 0);
+	CHECK_EQ(c.done, 0);
+	fx_finish(&f);
+}
+
+/* Success with the More bit set is success: no retry, no error recorded. */
+static void test_success_with_more_bit(void)
+{
+	struct fixture f;
+	struct ustor_block_req req;
+
+	fx_setup(&f);
+	CHECK_OK(fx_start(&f));
+	f.m.inject[0] = (struct ustor_nvme_model_inject){ .qid = -1, .opcode = 0x01,
+		.status = 0x4000u /* M, SCT 0, SC 0 */, .count = 1 };
+	memset(&req, 0, sizeof(req));
+	req.op = USTOR_BLOCK_WRITE;
+	req.nblocks = 1;
+	req.buf = fx_buf(&f, 512, 0, 0);
+	CHECK_OK(ustor_block_run(bdev0(&f), &req));
+	CHECK_EQ(req.nvme_status, 0);
+	CHECK_EQ(f.m.io_cmds[0x01], 1);
+	fx_finish(&f);
+}
+
 /* Several I/O queues, each usable. */
 static void test_multiple_queues(void)
 {
@@ -545,6 +643,9 @@ int main(void)
 	RUN(test_resubmit_from_callback);
 	RUN(test_queue_full);
 	RUN(test_multiple_queues);
+	RUN(test_shutdown_fails_outstanding);
+	RUN(test_cancel_after_hidden_completion);
+	RUN(test_success_with_more_bit);
 	RUN(test_scattered_bus_addresses);
 	return harness_done();
 }
