@@ -14,8 +14,11 @@
  *   }
  *
  * One controller object is driven by one CPU at a time unless the HAL
- * supplies lock/unlock. Nothing here waits without a bound: every wait is a
- * deadline on hal->now_ns.
+ * supplies lock/unlock, which makes the I/O queues safe to share; admin
+ * calls (identify, features, logs, passthrough, init, shutdown) share one
+ * data page and must still come from one CPU at a time, as must the
+ * synchronous block calls that bounce. Nothing here waits without a bound:
+ * every wait is a deadline on hal->now_ns.
  */
 #ifndef USTOR_NVME_H
 #define USTOR_NVME_H
