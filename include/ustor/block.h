@@ -61,6 +61,7 @@ struct ustor_block_req {
 	/* Set on completion (before done is called). */
 	ustor_status status;
 	uint16_t nvme_status;   /* NVMe status field (SCT/SC/M/DNR, no phase), 0 if none */
+	uint16_t rsvd;          /* zeroed with the others: they reset as two 64-bit words */
 	uint64_t error_lba;     /* first LBA of the failing command, if any */
 
 	/* Driver private: do not touch. */
@@ -114,11 +115,59 @@ struct ustor_block_device {
 	uint32_t bounce_len;
 };
 
-/* Validate and submit; on USTOR_OK done() runs later from ustor_block_poll. */
-ustor_status ustor_block_submit(struct ustor_block_device *bdev, struct ustor_block_req *req);
+/*
+ * ustor_block_submit and ustor_block_poll are inline: they run once per I/O
+ * and a call layer of their own cost about as much as their checks.
+ */
+
+/* ustor_block_submit without the inline shortcut: every check, each error
+ * named exactly. Call ustor_block_submit instead. */
+ustor_status ustor_block_submit_checked(struct ustor_block_device *bdev,
+					struct ustor_block_req *req);
+
+/*
+ * Validate and submit; on USTOR_OK done() runs later from ustor_block_poll.
+ * Errors: INVALID_ARG (NULL argument, unknown op, NULL buffer for a read or
+ * write, zero blocks, nblocks * block_size >= 4 GiB), IN_PROGRESS (the
+ * request is active), OUT_OF_RANGE (past the end, or lba + nblocks wraps),
+ * READ_ONLY, UNSUPPORTED (op not supported, or the device is unusable:
+ * unusable_reason when set), or what the driver returns.
+ */
+static inline ustor_status ustor_block_submit(struct ustor_block_device *bdev,
+					      struct ustor_block_req *req)
+{
+	uint32_t rw; /* 0 read, 1 write; anything larger is another op */
+	uint32_t refuse;
+	uint64_t end;
+
+	if (__builtin_expect(bdev == NULL || req == NULL, 0))
+		return ustor_block_submit_checked(bdev, req);
+	/* The common case in one pass: a read or write of 1..limit blocks (the
+	 * byte length must fit 32 bits: nblocks - 1 wraps for 0), inside the
+	 * device, on a device that takes it. Anything else, including every
+	 * error, goes through the full check, which names the exact error. */
+	rw = (uint32_t)req->op - USTOR_BLOCK_READ;
+	refuse = USTOR_BDEV_F_UNUSABLE | (rw != 0 ? USTOR_BDEV_F_READ_ONLY : 0u);
+	end = req->lba + req->nblocks;
+	if (__builtin_expect(rw > 1u || bdev->ops == NULL || req->state == USTOR_REQ_STATE_ACTIVE ||
+			     (bdev->flags & refuse) != 0 || req->buf == NULL ||
+			     req->nblocks - 1u >= (0xffffffffu >> bdev->block_shift) ||
+			     end < req->lba || end > bdev->nblocks, 0))
+		return ustor_block_submit_checked(bdev, req);
+	req->status = USTOR_OK;
+	req->nvme_status = 0;
+	req->rsvd = 0;
+	req->error_lba = 0;
+	return bdev->ops->submit(bdev, req);
+}
 
 /* Reap completions on `queue`; returns how many requests finished. */
-unsigned ustor_block_poll(struct ustor_block_device *bdev, uint16_t queue);
+static inline unsigned ustor_block_poll(struct ustor_block_device *bdev, uint16_t queue)
+{
+	if (bdev == NULL || bdev->ops == NULL)
+		return 0;
+	return bdev->ops->poll(bdev, queue);
+}
 
 /* Submit and poll until done or bdev->timeout_ms passes (then cancel). */
 ustor_status ustor_block_run(struct ustor_block_device *bdev, struct ustor_block_req *req);

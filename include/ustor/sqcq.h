@@ -29,8 +29,11 @@ struct ustor_sqcq {
 	uint16_t cq_seen;                   /* completions consumed since the last CQ doorbell */
 	uint16_t cq_db_every;               /* ring the CQ doorbell once this many are consumed */
 	uint8_t cq_phase;                   /* phase tag that means "new" */
-	uint8_t rsvd;
+	uint8_t flags;                      /* USTOR_SQCQ_F_* */
 	uint16_t qid;
+	uint32_t page_mask;                 /* page_size - 1 (ustor_sqcq_init): the
+					     * rings' alignment, and the memory page
+					     * size of the owner's commands (PRPs) */
 
 	/* Cold. */
 	ustor_bus_addr sq_bus;
@@ -39,6 +42,18 @@ struct ustor_sqcq {
 	uint32_t cq_bytes;
 	uint32_t bad_sqhd;                  /* device reported an impossible SQ head */
 };
+
+/*
+ * ustor_sqcq.flags. The HAL bits are set by ustor_sqcq_init from the HAL,
+ * which does not change while a ring lives (hal.h); the owner bit is the
+ * ring user's own. Hot paths read the byte once and pass it on (the
+ * *_flags variants below): 0, the common case of a coherent CPU without
+ * queue locks and nothing pending, is one test, and a caller that passes
+ * the constant 0 gets code with the cache maintenance compiled out.
+ */
+#define USTOR_SQCQ_F_SYNC 0x01u  /* hal->dma_sync set: not DMA-coherent, rings need syncs */
+#define USTOR_SQCQ_F_LOCK 0x02u  /* hal->lock or unlock set: the owner locks around the ring */
+#define USTOR_SQCQ_F_OWNER 0x80u /* the ring's owner's own (set, cleared, never read here) */
 
 /*
  * Allocate both rings (aligned to `page_size`) and compute doorbell
@@ -120,6 +135,27 @@ static inline void ustor_sqcq_advance(struct ustor_sqcq *q)
 		q->sq_tail = 0;
 }
 
+/* Publish the entry ustor_sqcq_next returned (filled in place): advance
+ * the tail and ring the doorbell for it and anything pushed before it.
+ * `flags` is q->flags as the caller read them. */
+static inline void ustor_sqcq_commit_flags(struct ustor_sqcq *q, uint32_t flags)
+{
+	const struct ustor_hal *hal = q->hal;
+	uint16_t tail = (uint16_t)(q->sq_tail + 1u);
+
+	if (tail == q->depth)
+		tail = 0;
+	q->sq_tail = tail;
+	q->sq_rung = tail;
+	if (flags & USTOR_SQCQ_F_SYNC)
+		hal->dma_sync(hal->ctx, q->sq, q->sq_bytes, USTOR_DMA_TO_DEVICE);
+	/* The device must see the SQ entry before it sees the new tail. */
+	hal->wmb(hal->ctx);
+	/* Only q is kept across the barrier's call; the rest is read again. */
+	hal = q->hal;
+	hal->mmio_write32(hal->ctx, q->sq_db, q->sq_rung);
+}
+
 /* Ring the SQ tail doorbell if anything was pushed since the last ring. */
 static inline void ustor_sqcq_ring_sq(struct ustor_sqcq *q)
 {
@@ -128,12 +164,53 @@ static inline void ustor_sqcq_ring_sq(struct ustor_sqcq *q)
 
 	if (tail == q->sq_rung)
 		return;
-	if (hal->dma_sync != NULL)
+	if (q->flags & USTOR_SQCQ_F_SYNC)
 		hal->dma_sync(hal->ctx, q->sq, q->sq_bytes, USTOR_DMA_TO_DEVICE);
 	/* The device must see the SQ entries before it sees the new tail. */
 	hal->wmb(hal->ctx);
 	hal->mmio_write32(hal->ctx, q->sq_db, tail);
 	q->sq_rung = tail;
+}
+
+/*
+ * The next CQ entry if it carries the current phase (the device posted
+ * it), else NULL. Past the phase check and hal->rmb, so the entry's other
+ * fields (little-endian) may be read; ustor_sqcq_pop() then consumes it.
+ * `flags` is q->flags as the caller read them.
+ */
+static inline const volatile struct ustor_nvme_cqe *ustor_sqcq_peek_flags(struct ustor_sqcq *q,
+									  uint32_t flags)
+{
+	const volatile struct ustor_nvme_cqe *cqe = &q->cq[q->cq_head];
+	const struct ustor_hal *hal;
+
+	if (flags & USTOR_SQCQ_F_SYNC) {
+		hal = q->hal;
+		hal->dma_sync(hal->ctx, (const void *)cqe, sizeof(*cqe), USTOR_DMA_FROM_DEVICE);
+	}
+	if ((ustor_le16_to_cpu(cqe->status) & 1u) != q->cq_phase)
+		return NULL;
+	/* The phase tag is written last by the device: do not let the reads of
+	 * the other fields be satisfied before the phase was seen. */
+	hal = q->hal;
+	hal->rmb(hal->ctx);
+	return cqe;
+}
+
+/* Consume the entry ustor_sqcq_peek_flags returned, whose SQ head field
+ * (CPU order) is `sqhd`. The CQ doorbell is not rung. */
+static inline void ustor_sqcq_pop(struct ustor_sqcq *q, uint16_t sqhd)
+{
+	/* A hostile SQ head must not become our index. */
+	if (sqhd < q->depth)
+		q->sq_head = sqhd;
+	else
+		q->bad_sqhd++;
+	if (++q->cq_head == q->depth) {
+		q->cq_head = 0;
+		q->cq_phase ^= 1u;
+	}
+	q->cq_seen++;
 }
 
 /*
@@ -144,36 +221,15 @@ static inline void ustor_sqcq_ring_sq(struct ustor_sqcq *q)
  */
 static inline int ustor_sqcq_reap(struct ustor_sqcq *q, struct ustor_nvme_cqe *out)
 {
-	const struct ustor_hal *hal = q->hal;
-	volatile struct ustor_nvme_cqe *cqe = &q->cq[q->cq_head];
-	uint16_t status;
-	uint16_t sqhd;
+	const volatile struct ustor_nvme_cqe *cqe = ustor_sqcq_peek_flags(q, q->flags);
 
-	if (hal->dma_sync != NULL)
-		hal->dma_sync(hal->ctx, (const void *)cqe, sizeof(*cqe), USTOR_DMA_FROM_DEVICE);
-	status = ustor_le16_to_cpu(cqe->status);
-	if ((status & 1u) != q->cq_phase)
+	if (cqe == NULL)
 		return 0;
-	/* The phase tag is written last by the device: do not let the reads of
-	 * the other fields be satisfied before the phase was seen. */
-	hal->rmb(hal->ctx);
 	out->dw0 = ustor_le32_to_cpu(cqe->dw0);
-	sqhd = ustor_le16_to_cpu(cqe->sqhd);
-	out->sqhd = sqhd;
+	out->sqhd = ustor_le16_to_cpu(cqe->sqhd);
 	out->cid = ustor_le16_to_cpu(cqe->cid);
-	out->status = (uint16_t)(status >> 1);
-
-	/* A hostile SQ head must not become our index. */
-	if (sqhd < q->depth)
-		q->sq_head = sqhd;
-	else
-		q->bad_sqhd++;
-
-	if (++q->cq_head == q->depth) {
-		q->cq_head = 0;
-		q->cq_phase ^= 1u;
-	}
-	q->cq_seen++;
+	out->status = (uint16_t)(ustor_le16_to_cpu(cqe->status) >> 1);
+	ustor_sqcq_pop(q, out->sqhd);
 	return 1;
 }
 
@@ -190,7 +246,8 @@ static inline void ustor_sqcq_ring_cq(struct ustor_sqcq *q, int force)
 {
 	const struct ustor_hal *hal = q->hal;
 
-	if (q->cq_seen == 0 || (!force && q->cq_seen < q->cq_db_every))
+	/* The common "not yet" first. */
+	if ((!force && q->cq_seen < q->cq_db_every) || q->cq_seen == 0)
 		return;
 	hal->mmio_write32(hal->ctx, q->cq_db, q->cq_head);
 	q->cq_seen = 0;

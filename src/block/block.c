@@ -48,7 +48,8 @@ static ustor_status ustor_block_check(const struct ustor_block_device *bdev,
 	return USTOR_OK;
 }
 
-ustor_status ustor_block_submit(struct ustor_block_device *bdev, struct ustor_block_req *req)
+ustor_status ustor_block_submit_checked(struct ustor_block_device *bdev,
+					struct ustor_block_req *req)
 {
 	ustor_status st;
 
@@ -61,15 +62,9 @@ ustor_status ustor_block_submit(struct ustor_block_device *bdev, struct ustor_bl
 		return st;
 	req->status = USTOR_OK;
 	req->nvme_status = 0;
+	req->rsvd = 0;
 	req->error_lba = 0;
 	return bdev->ops->submit(bdev, req);
-}
-
-unsigned ustor_block_poll(struct ustor_block_device *bdev, uint16_t queue)
-{
-	if (bdev == NULL || bdev->ops == NULL)
-		return 0;
-	return bdev->ops->poll(bdev, queue);
 }
 
 ustor_status ustor_block_run(struct ustor_block_device *bdev, struct ustor_block_req *req)

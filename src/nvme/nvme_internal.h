@@ -22,6 +22,12 @@
 #define USTOR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define USTOR_NOINLINE __attribute__((noinline))
 #define USTOR_ALWAYS_INLINE inline __attribute__((always_inline))
+/* Make the compiler take the value of `x` as it is from here on (an empty
+ * asm that claims to change it), so it cannot rebuild it from how it was
+ * computed: GCC turns a queue pointer back into ctrl + index *
+ * sizeof(queue) at every use otherwise (a multiply each), and keeps a
+ * 16-bit copy of a slot index beside the 32-bit one. */
+#define USTOR_OPAQUE(x) __asm__("" : "+r"(x))
 
 /* Slot kinds. */
 #define USTOR_NVME_SLOT_FREE 0
@@ -32,6 +38,16 @@
  * itself describes the command, the slot only records its owner; the error
  * path turns it into a BLOCK chunk (ustor_nvme_io_complete). */
 #define USTOR_NVME_SLOT_ONE 4
+
+/*
+ * The queue's own bit in q->ring.flags: requests may be waiting to be
+ * issued (q->waiting) or finished but not yet delivered (q->done_head).
+ * Set (under the queue lock) whenever either list gets an entry; cleared
+ * by a poll that finds both empty. So ring.flags == 0 (no lock, coherent,
+ * nothing pending) lets submit and poll skip both lists on one test; with
+ * any flag set they look at the lists themselves.
+ */
+#define USTOR_NVME_QF_PENDING USTOR_SQCQ_F_OWNER
 
 /* Command id: slot index in bits 9:0, generation in bits 15:10. */
 #define USTOR_NVME_CID_SLOT_BITS 10
@@ -76,12 +92,13 @@ static inline int ustor_nvme_slot_get(struct ustor_nvme_queue *q)
 	return (int)idx;
 }
 
+/* Free slot `idx`. Its owner is left as it was: no one reads the owner of
+ * a FREE slot (whoever looks at owners checks the kind first). */
 static inline void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx)
 {
 	uint16_t n = q->nfree;
 
 	q->slots[idx].kind = USTOR_NVME_SLOT_FREE;
-	q->slots[idx].owner = NULL;
 	q->free_ids[n] = (uint16_t)idx;
 	q->nfree = (uint16_t)(n + 1u); /* after the store into free_ids, which may alias it */
 }
@@ -91,20 +108,37 @@ static inline uint16_t ustor_nvme_cid(const struct ustor_nvme_queue *q, unsigned
 	return (uint16_t)(idx | ((unsigned)q->slots[idx].gen << USTOR_NVME_CID_SLOT_BITS));
 }
 
-/* The I/O queue a request names; out of range means the first. */
+/* The namespace behind one of its block devices: the device is the
+ * namespace's first member, so this is the same address (no load). */
+_Static_assert(offsetof(struct ustor_nvme_ns, bdev) == 0, "bdev first in ustor_nvme_ns");
+static inline struct ustor_nvme_ns *ustor_nvme_bdev_ns(struct ustor_block_device *bdev)
+{
+	return (struct ustor_nvme_ns *)(void *)bdev;
+}
+
+/* The I/O queue a request names; out of range means the first. Queue 0,
+ * the common case, costs no multiply. */
 static inline struct ustor_nvme_queue *ustor_nvme_io_queue(struct ustor_nvme_ctrl *ctrl,
 							   uint16_t queue)
 {
-	return &ctrl->io[queue < ctrl->nio ? queue : 0];
+	struct ustor_nvme_queue *q = ctrl->io;
+
+	if (queue != 0 && queue < ctrl->nio)
+		q += queue;
+	USTOR_OPAQUE(q);
+	return q;
 }
 
 /* Reap completions, ring the CQ doorbell once, issue waiting requests;
  * returns block requests finished. Caller holds the queue lock. Finished
- * requests wait on q->done_head for the next ustor_nvme_queue_poll. */
+ * requests wait on q->done_head (USTOR_NVME_QF_PENDING set) for the next
+ * ustor_nvme_ns_poll. */
 unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
-/* Process q under its lock, then run the callbacks of finished requests
- * with the lock dropped (they may submit again); returns how many. */
-unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* The namespace block devices' poll (ustor_nvme_ns_ops): reap the I/O
+ * queue `queue` names and run the callbacks of the requests that finished,
+ * never under the queue lock (they may submit again); returns how many.
+ * Nothing when the controller is not ready. */
+unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue);
 /* Run one raw command synchronously on q, bounded by timeout_ms. `sqe` is
  * completed with the cid (and PRPs for `data`/`len` when data != NULL,
  * built in the command's own slot). A failed status -> mapped error. */
@@ -144,19 +178,6 @@ static inline void ustor_nvme_done_add(struct ustor_nvme_done *d, struct ustor_b
 	d->tail = req;
 }
 
-/* Append list `more` to `d`. */
-static inline void ustor_nvme_done_splice(struct ustor_nvme_done *d,
-					  const struct ustor_nvme_done *more)
-{
-	if (more->head == NULL)
-		return;
-	if (d->tail != NULL)
-		d->tail->next_waiting = more->head;
-	else
-		d->head = more->head;
-	d->tail = more->tail;
-}
-
 /* A block command (BLOCK or ONE slot) completed, other than a ONE that
  * succeeded (queue processing finishes that itself): on an error, retry it
  * or record the error. A request this finishes goes on `done`; returns 1
@@ -181,16 +202,17 @@ void ustor_nvme_decode_id_ctrl(const struct ustor_nvme_id_ctrl *id, struct ustor
 ustor_status ustor_nvme_decode_id_ns(const struct ustor_nvme_id_ns *id, uint32_t nsid,
 				     struct ustor_nvme_ns_info *out);
 
-/* Lock helpers: no-ops when the HAL has no lock. */
+/* Lock helpers: no-ops when the HAL has no lock (the ring's flags say
+ * so in one byte: USTOR_SQCQ_F_LOCK). */
 static inline void ustor_nvme_lock(const struct ustor_hal *hal, struct ustor_nvme_queue *q)
 {
-	if (hal->lock != NULL)
+	if ((q->ring.flags & USTOR_SQCQ_F_LOCK) && hal->lock != NULL)
 		hal->lock(hal->ctx, &q->lock_word);
 }
 
 static inline void ustor_nvme_unlock(const struct ustor_hal *hal, struct ustor_nvme_queue *q)
 {
-	if (hal->unlock != NULL)
+	if ((q->ring.flags & USTOR_SQCQ_F_LOCK) && hal->unlock != NULL)
 		hal->unlock(hal->ctx, &q->lock_word);
 }
 

@@ -31,10 +31,14 @@ static inline int ustor_nvme_io_prp_short(uint32_t page, const uint8_t *buf, uin
 	return len <= 2u * page - ((uint32_t)(uintptr_t)buf & (page - 1u));
 }
 
-/* PRP1/PRP2 (CPU order) of a transfer ustor_nvme_io_prp_short accepted. */
-static inline ustor_status ustor_nvme_io_prp_pair(const struct ustor_hal *hal, uint32_t page,
-						  const uint8_t *buf, uint32_t len,
-						  ustor_bus_addr *prp1, ustor_bus_addr *prp2)
+/* PRP1/PRP2 (CPU order) of a transfer ustor_nvme_io_prp_short accepted;
+ * `flags` are the queue ring's (USTOR_SQCQ_F_SYNC: sync the buffer). Out
+ * of line: the fast path only comes here for data that crosses a page. */
+static USTOR_NOINLINE ustor_status ustor_nvme_io_prp_pair(const struct ustor_hal *hal,
+							  uint32_t flags, uint32_t page,
+							  const uint8_t *buf, uint32_t len,
+							  ustor_bus_addr *prp1,
+							  ustor_bus_addr *prp2)
 {
 	uint32_t mask = page - 1u;
 	uint32_t off = (uint32_t)(uintptr_t)buf & mask;
@@ -55,7 +59,7 @@ static inline ustor_status ustor_nvme_io_prp_pair(const struct ustor_hal *hal, u
 	    (hal->virt_to_bus(hal->ctx, buf + first, len - first, prp2) != USTOR_OK ||
 	     (*prp2 & mask) != 0))
 		return USTOR_ERR_NOT_DMA_ABLE;
-	if (hal->dma_sync != NULL)
+	if (flags & USTOR_SQCQ_F_SYNC)
 		hal->dma_sync(hal->ctx, buf, len, USTOR_DMA_BIDIRECTIONAL);
 	return USTOR_OK;
 }
@@ -63,13 +67,14 @@ static inline ustor_status ustor_nvme_io_prp_pair(const struct ustor_hal *hal, u
 /* PRPs (CPU order) for one command's data; a list, if one is needed, goes
  * into the slot's PRP list area. */
 static inline ustor_status ustor_nvme_io_prp(const struct ustor_nvme_ctrl *ctrl,
+					     const struct ustor_nvme_queue *q,
 					     const struct ustor_nvme_slot *s, const uint8_t *buf,
 					     uint32_t len, struct ustor_nvme_sqe *sqe)
 {
 	if (!ustor_nvme_io_prp_short(ctrl->page_size, buf, len))
 		return ustor_nvme_prp_build(ctrl, s, buf, len, sqe);
-	return ustor_nvme_io_prp_pair(ctrl->hal, ctrl->page_size, buf, len, &sqe->prp1,
-				      &sqe->prp2);
+	return ustor_nvme_io_prp_pair(ctrl->hal, q->ring.flags, ctrl->page_size, buf, len,
+				      &sqe->prp1, &sqe->prp2);
 }
 
 /* Fill the command for the chunk recorded in slot `idx`. Every field is
@@ -99,7 +104,7 @@ static ustor_status ustor_nvme_io_build(const struct ustor_nvme_ctrl *ctrl,
 	case USTOR_NVME_CMD_WRITE:
 		if (req->flags & USTOR_REQ_F_FUA)
 			sqe->cdw12 |= USTOR_NVME_RW_FUA;
-		return ustor_nvme_io_prp(ctrl, s, (const uint8_t *)req->buf + s->buf_off,
+		return ustor_nvme_io_prp(ctrl, q, s, (const uint8_t *)req->buf + s->buf_off,
 					 s->nblocks << ns->info.lbads, sqe);
 	case USTOR_NVME_CMD_WRITE_ZEROES:
 		return USTOR_OK;
@@ -309,16 +314,25 @@ static ustor_status ustor_nvme_io_check_dma(const struct ustor_nvme_ctrl *ctrl,
 	return USTOR_OK;
 }
 
-/* Anything but the fast path: several commands, flush/discard/zeroes, or a
- * queue that already has requests waiting (they keep their order). */
-static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_nvme_ctrl *ctrl,
-							     struct ustor_nvme_queue *q,
-							     struct ustor_nvme_ns *ns,
+/* Anything but the fast path: several commands, flush/discard/zeroes, a
+ * transfer that needs a PRP list, a queue that already has requests
+ * waiting (they keep their order), or a controller that is not ready. */
+static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_block_device *bdev,
 							     struct ustor_block_req *req)
 {
+	struct ustor_nvme_ns *ns = ustor_nvme_bdev_ns(bdev);
+	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
 	const struct ustor_hal *hal = ctrl->hal;
+	struct ustor_nvme_queue *q;
 	ustor_status st;
 
+	if (ctrl->state != USTOR_NVME_STATE_READY)
+		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
+								 : USTOR_ERR_NOT_READY;
+	q = ustor_nvme_io_queue(ctrl, req->queue);
+	req->drv = ns;
+	/* ustor_block_submit checked op, buffer and range. A request of
+	 * several commands is checked for DMA before any is issued. */
 	if (req->nblocks > ns->max_chunk_blocks &&
 	    (req->op == USTOR_BLOCK_READ || req->op == USTOR_BLOCK_WRITE)) {
 		st = ustor_nvme_io_check_dma(ctrl, (const uint8_t *)req->buf,
@@ -351,6 +365,7 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_nvme_c
 		else
 			q->waiting = req;
 		q->waiting_tail = req;
+		q->ring.flags |= USTOR_NVME_QF_PENDING;
 	}
 	ustor_sqcq_ring_sq(&q->ring);
 	ustor_nvme_unlock(hal, q);
@@ -358,48 +373,77 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_nvme_c
 }
 
 /*
- * The common case: a read or write that is one command whose data two PRP
- * entries cover (longer ones go on to the general path). Out of line so the
- * dispatcher (ustor_nvme_ns_submit) tail-calls it with the queue resolved.
- * The entry is built in place in the SQ (no copy) and published with its
- * own doorbell.
+ * The fast path's command: a read or write that is one command whose data
+ * two PRP entries cover (`end`, the end of the `len` bytes counted from the
+ * start of the buffer's page, is at most two pages), on a queue with
+ * nothing waiting (the callers checked that). The entry is built in place
+ * in the SQ (no copy) and published with its own doorbell; the slot only
+ * records its owner (USTOR_NVME_SLOT_ONE). `flags` is q->ring.flags as the
+ * caller read them (a constant 0 compiles locking and cache maintenance
+ * out).
+ *
+ * Little is kept across the HAL calls (what is needed after one is read
+ * again from req or q): every value kept across a call costs a register
+ * save or a spill.
  */
-static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_fast(struct ustor_nvme_ctrl *ctrl,
-							     struct ustor_nvme_queue *q,
-							     struct ustor_nvme_ns *ns,
-							     struct ustor_block_req *req)
+static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_queue *q,
+							      const struct ustor_nvme_ns *ns,
+							      struct ustor_block_req *req,
+							      uint32_t len, uint32_t end,
+							      uint32_t flags)
 {
-	const struct ustor_hal *hal = ctrl->hal;
-	const uint8_t *buf = (const uint8_t *)req->buf;
-	uint32_t len = req->nblocks << ns->info.lbads;
+	uint32_t mask = q->ring.page_mask; /* the controller's page (ustor_sqcq_init) */
+	const struct ustor_hal *hal = q->ring.hal;
 	ustor_bus_addr prp1;
 	ustor_bus_addr prp2;
 	struct ustor_nvme_sqe *e;
-	ustor_status st;
+	uint16_t next;
 	int idx;
 
-	if (!ustor_nvme_io_prp_short(ctrl->page_size, buf, len))
-		return ustor_nvme_ns_submit_slow(ctrl, q, ns, req); /* it builds PRP lists */
 	/* Translate before taking anything: the HAL call needs no lock and a
-	 * failure has nothing to undo. */
-	st = ustor_nvme_io_prp_pair(hal, ctrl->page_size, buf, len, &prp1, &prp2);
-	if (st != USTOR_OK)
-		return st;
-	ustor_nvme_lock(hal, q);
-	idx = ustor_nvme_slot_get(q);
-	if (idx < 0) {
-		ustor_nvme_unlock(hal, q);
+	 * failure has nothing to undo. Within one page, PRP1 alone, with the
+	 * rules of ustor_nvme_io_prp_pair: it keeps the buffer's offset in its
+	 * page (a buffer that cannot be reached says so first: the synchronous
+	 * calls bounce it) and is dword aligned. */
+	if (USTOR_LIKELY(end <= mask + 1u)) {
+		if (USTOR_UNLIKELY(hal->virt_to_bus(hal->ctx, req->buf, len, &prp1) != USTOR_OK))
+			return USTOR_ERR_NOT_DMA_ABLE;
+		mask = q->ring.page_mask; /* read again: not kept across the call */
+		if (USTOR_UNLIKELY(((uint32_t)prp1 & mask) != ((uint32_t)(uintptr_t)req->buf & mask)))
+			return USTOR_ERR_NOT_DMA_ABLE;
+		if (USTOR_UNLIKELY(((uintptr_t)req->buf & 3u) != 0)) /* PRP1 must be dword aligned */
+			return USTOR_ERR_ALIGNMENT;
+		prp2 = 0;
+		if (flags & USTOR_SQCQ_F_SYNC) {
+			hal = q->ring.hal;
+			hal->dma_sync(hal->ctx, req->buf, len, USTOR_DMA_BIDIRECTIONAL);
+		}
+	} else {
+		ustor_bus_addr next_page;
+		ustor_status st = ustor_nvme_io_prp_pair(hal, flags, mask + 1u,
+							 (const uint8_t *)req->buf, len, &prp1,
+							 &next_page);
+		if (st != USTOR_OK)
+			return st;
+		prp2 = next_page;
+	}
+	if (flags & USTOR_SQCQ_F_LOCK)
+		ustor_nvme_lock(q->ring.hal, q);
+	/* A free slot and a free SQ entry (compare and reset: the depth need
+	 * not be a power of two). */
+	next = (uint16_t)(q->ring.sq_tail + 1u);
+	if (next == q->ring.depth)
+		next = 0;
+	if (USTOR_UNLIKELY(q->nfree == 0 || next == q->ring.sq_head)) {
+		if (flags & USTOR_SQCQ_F_LOCK)
+			ustor_nvme_unlock(q->ring.hal, q);
 		return USTOR_ERR_BUSY;
 	}
-	e = ustor_sqcq_next(&q->ring);
-	if (e == NULL) {
-		ustor_nvme_slot_put(q, (unsigned)idx);
-		ustor_nvme_unlock(hal, q);
-		return USTOR_ERR_BUSY;
-	}
-	e->cdw0 = ustor_cpu_to_le32((req->op == USTOR_BLOCK_READ ? USTOR_NVME_CMD_READ
-								  : USTOR_NVME_CMD_WRITE) |
-				    ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16));
+	/* The entry is written before the slot is taken and cdw0 last: apart,
+	 * the stores compile to plain ones (GCC pairs adjacent ones into
+	 * vector moves otherwise). Nothing is published before the commit. */
+	e = (struct ustor_nvme_sqe *)(void *)(q->ring.sq +
+					      ((size_t)q->ring.sq_tail << USTOR_NVME_SQE_SIZE_LOG2));
 	e->nsid = ustor_cpu_to_le32(ns->info.nsid);
 	e->cdw2 = 0;
 	e->cdw3 = 0;
@@ -413,45 +457,62 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_fast(struct ustor_nvme_c
 	e->cdw13 = 0;
 	e->cdw14 = 0;
 	e->cdw15 = 0;
-	ustor_sqcq_advance(&q->ring);
-	/* The request describes the command (see USTOR_NVME_SLOT_ONE). */
+	idx = ustor_nvme_slot_get(q);
+	/* USTOR_BLOCK_READ (1) and WRITE (2) map to NVMe READ (2) and WRITE (1). */
+	e->cdw0 = ustor_cpu_to_le32((3u - req->op) | ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16));
 	q->slots[idx].owner = req;
 	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
 	req->state = USTOR_REQ_STATE_ACTIVE;
-	ustor_sqcq_ring_sq(&q->ring);
-	ustor_nvme_unlock(hal, q);
+	ustor_sqcq_commit_flags(&q->ring, flags);
+	if (flags & USTOR_SQCQ_F_LOCK)
+		ustor_nvme_unlock(q->ring.hal, q);
 	return USTOR_OK;
 }
 
+/* ustor_nvme_submit_one for a queue whose flags are not 0 (locks, cache
+ * maintenance, or requests pending, which keep their order: a new request
+ * queues behind them). Out of line, so that the common copy pays for none
+ * of its registers. */
+static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_flags(struct ustor_block_device *bdev,
+							      struct ustor_nvme_queue *q,
+							      struct ustor_block_req *req,
+							      uint32_t len, uint32_t end)
+{
+	if (q->waiting != NULL)
+		return ustor_nvme_ns_submit_slow(bdev, req);
+	return ustor_nvme_submit_one(q, ustor_nvme_bdev_ns(bdev), req, len, end, q->ring.flags);
+}
+
+_Static_assert(USTOR_BLOCK_READ == 1 && USTOR_BLOCK_WRITE == 2 && USTOR_NVME_CMD_READ == 2 &&
+		       USTOR_NVME_CMD_WRITE == 1,
+	       "ustor_nvme_submit_one maps op to opcode as 3 - op");
+
+/*
+ * The namespaces' submit (ustor_block_submit validated op, buffer and
+ * range). The common case is decided here: a read or write within one
+ * command's limit whose data two PRP entries cover (it ends within the
+ * page after the one it starts in), on a ready controller. Everything else
+ * goes to ustor_nvme_ns_submit_slow. A queue whose flags are 0 has no
+ * request waiting (USTOR_NVME_QF_PENDING), no lock and no cache
+ * maintenance: it gets the plain copy of the fast path.
+ */
 static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 					 struct ustor_block_req *req)
 {
-	struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)bdev->driver;
+	struct ustor_nvme_ns *ns = ustor_nvme_bdev_ns(bdev);
 	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
-	struct ustor_nvme_queue *q;
+	struct ustor_nvme_queue *q = ustor_nvme_io_queue(ctrl, req->queue);
+	uint32_t len = req->nblocks << ns->info.lbads;
+	uint32_t page = q->ring.page_mask + 1u; /* the controller's page (ustor_sqcq_init) */
+	uint32_t end = ((uint32_t)(uintptr_t)req->buf & (page - 1u)) + len; /* from its page start */
 
-	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
-		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
-								 : USTOR_ERR_NOT_READY;
-	q = ustor_nvme_io_queue(ctrl, req->queue);
+	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY || req->op > USTOR_BLOCK_WRITE ||
+			   req->nblocks > ns->max_chunk_blocks || end > 2u * page))
+		return ustor_nvme_ns_submit_slow(bdev, req);
 	req->drv = ns;
-	/* ustor_block_submit checked op, buffer and range; a read or write
-	 * within one command's limit needs no DMA pre-check (its PRPs are
-	 * translated before anything is published). */
-	if (USTOR_LIKELY(req->op <= USTOR_BLOCK_WRITE && req->nblocks <= ns->max_chunk_blocks &&
-			 q->waiting == NULL))
-		return ustor_nvme_ns_submit_fast(ctrl, q, ns, req);
-	return ustor_nvme_ns_submit_slow(ctrl, q, ns, req);
-}
-
-static unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
-{
-	struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)bdev->driver;
-	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
-
-	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
-		return 0;
-	return ustor_nvme_queue_poll(ctrl, ustor_nvme_io_queue(ctrl, queue));
+	if (USTOR_UNLIKELY(q->ring.flags != 0))
+		return ustor_nvme_ns_submit_flags(bdev, q, req, len, end);
+	return ustor_nvme_submit_one(q, ns, req, len, end, 0);
 }
 
 static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
@@ -487,7 +548,8 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 		}
 		ustor_nvme_io_unlink(q, req);
 		for (j = 0; j + 1u < q->ring.depth; j++) {
-			if (q->slots[j].owner == req) {
+			/* A free slot's owner is stale (ustor_nvme_slot_put). */
+			if (q->slots[j].kind != USTOR_NVME_SLOT_FREE && q->slots[j].owner == req) {
 				q->slots[j].owner = NULL;
 				q->slots[j].kind = USTOR_NVME_SLOT_ABANDONED;
 			}

@@ -116,92 +116,109 @@ static USTOR_NOINLINE unsigned ustor_nvme_cpl_other(struct ustor_nvme_ctrl *ctrl
 	}
 }
 
-/* The cold paths below fill a list of their own, spliced onto `done`
- * after: `done` itself never has its address taken, so it stays in
- * registers on the hot path. */
-static inline unsigned ustor_nvme_reap_other(struct ustor_nvme_ctrl *ctrl,
-					     struct ustor_nvme_queue *q,
-					     const struct ustor_nvme_cqe *cqe,
-					     struct ustor_nvme_done *done)
+/*
+ * The common completion, checked in full: success, and an id that names a
+ * slot in use as ONE with the current generation. Such a completion is
+ * consumed, its slot freed, its request stored in *req, and 1 returned.
+ * Anything else returns 0, untouched, for ustor_nvme_reap_other, which
+ * validates the id on its own.
+ */
+static USTOR_ALWAYS_INLINE int ustor_nvme_reap_one(struct ustor_nvme_queue *q,
+						   const volatile struct ustor_nvme_cqe *e,
+						   struct ustor_block_req **req)
 {
-	struct ustor_nvme_done more = { NULL, NULL };
-	unsigned n = ustor_nvme_cpl_other(ctrl, q, cqe->cid, cqe->dw0, cqe->status, &more);
+	uint32_t cid = ustor_le16_to_cpu(e->cid);
+	uint32_t idx = cid & USTOR_NVME_CID_SLOT_MASK;
 
-	ustor_nvme_done_splice(done, &more);
-	return n;
+	/* One 32-bit index (GCC otherwise keeps a 16-bit copy beside it). */
+	USTOR_OPAQUE(idx);
+	/* idx < depth - 1: within the slots. */
+	if (USTOR_UNLIKELY(idx + 1u >= q->ring.depth || q->slots[idx].kind != USTOR_NVME_SLOT_ONE ||
+			   q->slots[idx].gen != (cid >> USTOR_NVME_CID_SLOT_BITS) ||
+			   USTOR_NVME_STATUS_FAILED(ustor_le16_to_cpu(e->status) >> 1)))
+		return 0;
+	*req = (struct ustor_block_req *)q->slots[idx].owner;
+	ustor_sqcq_pop(&q->ring, ustor_le16_to_cpu(e->sqhd));
+	ustor_nvme_slot_put(q, idx);
+	return 1;
 }
 
-static inline void ustor_nvme_issue_waiting(struct ustor_nvme_ctrl *ctrl,
-					    struct ustor_nvme_queue *q,
-					    struct ustor_nvme_done *done)
+/* A completion ustor_nvme_reap_one did not take: read it, consume it,
+ * then let ustor_nvme_cpl_other validate and handle it. Returns the
+ * request it finished (it finishes at most one), or NULL. */
+static USTOR_NOINLINE struct ustor_block_req *ustor_nvme_reap_other(struct ustor_nvme_ctrl *ctrl,
+								    struct ustor_nvme_queue *q,
+								    const volatile struct ustor_nvme_cqe *e)
 {
 	struct ustor_nvme_done more = { NULL, NULL };
+	uint16_t cid = ustor_le16_to_cpu(e->cid);
+	uint32_t dw0 = ustor_le32_to_cpu(e->dw0);
+	uint16_t status = (uint16_t)(ustor_le16_to_cpu(e->status) >> 1);
 
-	ustor_nvme_io_issue_waiting(ctrl, q, &more);
-	ustor_nvme_done_splice(done, &more);
+	/* Consumed first: a retry in cpl_other needs the SQ room this
+	 * completion reports. */
+	ustor_sqcq_pop(&q->ring, ustor_le16_to_cpu(e->sqhd));
+	ustor_nvme_cpl_other(ctrl, q, cid, dw0, status, &more);
+	return more.head;
 }
 
 /*
- * The reaping loop, inline in both callers: poll (the I/O hot path) and
- * the synchronous exec. Requests it finishes go on `done`. It stops when
- * no slot is in use: nothing can be due (this is what makes the common
- * "CQ is empty now" case free), and whatever a device posts regardless
- * stays in the CQ until a command is outstanding again.
+ * The reaping loop of the synchronous exec and of polls of a queue with
+ * flags (see ustor_nvme_ns_poll). Requests it finishes go on `done`. It
+ * stops when no slot is in use: nothing can be due, and whatever a device
+ * posts regardless stays in the CQ until a command is outstanding again.
+ * Caller holds the queue lock; `flags` is q->ring.flags as it read them.
  */
 static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_reap(struct ustor_nvme_ctrl *ctrl,
 							  struct ustor_nvme_queue *q,
-							  struct ustor_nvme_done *done)
+							  struct ustor_nvme_done *done,
+							  uint32_t flags)
 {
-	struct ustor_nvme_cqe cqe;
+	const volatile struct ustor_nvme_cqe *e;
 	unsigned finished = 0;
-	uint32_t nslots = (uint32_t)q->ring.depth - 1u;
 
-	while (q->nfree != nslots && ustor_sqcq_reap(&q->ring, &cqe)) {
-		uint32_t cid = cqe.cid;
-		uint32_t idx = cid & USTOR_NVME_CID_SLOT_MASK;
-		struct ustor_nvme_slot *s;
+	while (q->nfree + 1u != q->ring.depth &&
+	       (e = ustor_sqcq_peek_flags(&q->ring, flags)) != NULL) {
+		struct ustor_block_req *req;
 
-		/* The common case, checked in full (index in range, slot in
-		 * use as ONE, current generation); anything else gets the
-		 * general path, which validates the id on its own. */
-		if (USTOR_LIKELY(idx < nslots)) {
-			s = &q->slots[idx];
-			if (USTOR_LIKELY(s->kind == USTOR_NVME_SLOT_ONE &&
-					 s->gen == (cid >> USTOR_NVME_CID_SLOT_BITS) &&
-					 !USTOR_NVME_STATUS_FAILED(cqe.status))) {
-				struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
-
-				ustor_nvme_slot_put(q, idx);
-				ustor_nvme_done_add(done, req);
-				finished++;
-				continue;
-			}
+		if (!ustor_nvme_reap_one(q, e, &req))
+			req = ustor_nvme_reap_other(ctrl, q, e);
+		if (req != NULL) {
+			ustor_nvme_done_add(done, req);
+			finished++;
 		}
-		finished += ustor_nvme_reap_other(ctrl, q, &cqe, done);
 	}
 	ustor_sqcq_ring_cq(&q->ring, 0);
-	if (q->waiting != NULL)
-		ustor_nvme_issue_waiting(ctrl, q, done);
+	/* flags == 0 says nothing waits (USTOR_NVME_QF_PENDING). */
+	if (flags != 0 && q->waiting != NULL)
+		ustor_nvme_io_issue_waiting(ctrl, q, done);
 	return finished;
 }
 
 unsigned ustor_nvme_queue_process(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
 {
-	struct ustor_nvme_done done = { NULL, NULL };
-	struct ustor_nvme_done later;
-	unsigned n = ustor_nvme_queue_reap(ctrl, q, &done);
+	struct ustor_nvme_done done = { q->done_head, q->done_tail };
+	unsigned n = ustor_nvme_queue_reap(ctrl, q, &done, q->ring.flags);
 
 	/* Called with the lock held (exec): no callbacks here, they wait on q
-	 * for the next poll. */
-	later.head = q->done_head;
-	later.tail = q->done_tail;
-	ustor_nvme_done_splice(&later, &done);
-	q->done_head = later.head;
-	q->done_tail = later.tail;
+	 * for the next poll, which the pending flag sends the general way. */
+	q->done_head = done.head;
+	q->done_tail = done.tail;
+	if (done.head != NULL)
+		q->ring.flags |= USTOR_NVME_QF_PENDING;
 	return n;
 }
 
-unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
+/*
+ * Poll a queue that has flags (a lock, cache maintenance, or requests
+ * pending): reap under the lock, then run the callbacks of the finished
+ * requests with the lock dropped (they may submit again), those a
+ * synchronous exec reaped first. Out of line: the plain poll pays for none
+ * of its registers.
+ */
+static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctrl *ctrl,
+							   struct ustor_nvme_queue *q,
+							   uint32_t flags)
 {
 	const struct ustor_hal *hal = ctrl->hal;
 	struct ustor_nvme_done done;
@@ -209,33 +226,33 @@ unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_q
 	unsigned n;
 
 	ustor_nvme_lock(hal, q);
-	/* What a synchronous exec finished comes first, then this batch: the
-	 * list stays local, not on q, until the callbacks have run. */
+	/* The list stays local, not on q, until the callbacks have run. */
 	done.head = q->done_head;
 	done.tail = q->done_tail;
-	if (done.head != NULL) {
-		q->done_head = NULL;
-		q->done_tail = NULL;
-	}
-	n = ustor_nvme_queue_reap(ctrl, q, &done);
+	q->done_head = NULL;
+	q->done_tail = NULL;
+	n = ustor_nvme_queue_reap(ctrl, q, &done, flags);
+	if (q->waiting == NULL)
+		q->ring.flags &= (uint8_t)~USTOR_NVME_QF_PENDING;
 	ustor_nvme_unlock(hal, q);
 	/* Outside the lock: a callback may submit (and so lock) again. */
 	req = done.head;
 	while (req != NULL) {
+		/* next_waiting is left as it is: it means nothing once the
+		 * request is off the list. */
 		struct ustor_block_req *next = req->next_waiting;
 		ustor_block_done_fn fn = req->done;
 
-		req->next_waiting = NULL;
 		/* Non-coherent CPUs: drop stale cache lines over what the
 		 * device wrote before anyone reads it. */
-		if (hal->dma_sync != NULL && req->op == USTOR_BLOCK_READ)
+		if ((flags & USTOR_SQCQ_F_SYNC) && req->op == USTOR_BLOCK_READ)
 			hal->dma_sync(hal->ctx, req->buf,
 				      (size_t)req->nblocks << ((struct ustor_nvme_ns *)req->drv)->info.lbads,
 				      USTOR_DMA_FROM_DEVICE);
 		/* With several CPUs a synchronous waiter returns as soon as it
 		 * sees DONE and its request may be gone: status first, state
 		 * last, and nothing read from req after it (fn was loaded). */
-		if (hal->lock != NULL)
+		if (flags & USTOR_SQCQ_F_LOCK)
 			hal->wmb(hal->ctx);
 		req->state = USTOR_REQ_STATE_DONE;
 		if (fn != NULL)
@@ -243,6 +260,64 @@ unsigned ustor_nvme_queue_poll(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_q
 		req = next;
 	}
 	return n;
+}
+
+/*
+ * Poll a queue whose flags are 0: no lock (one CPU), a coherent CPU and
+ * nothing pending. With no lock to drop, a finished request's callback
+ * runs as soon as its completion is consumed (as SPDK does), rather than
+ * after the whole pass: no list to build and walk. The pass takes at most
+ * as many completions as commands were in flight when it began, so the
+ * commands that callbacks submit complete in a later poll, as before. A
+ * callback may do anything a caller may: q is read afresh after each one,
+ * and a controller that left READY (shut down from a callback) ends the
+ * pass there.
+ */
+static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_poll_plain(struct ustor_nvme_ctrl *ctrl,
+								struct ustor_nvme_queue *q)
+{
+	const volatile struct ustor_nvme_cqe *e;
+	uint32_t budget = (uint32_t)q->ring.depth - 1u - q->nfree; /* slots in use */
+	unsigned n = 0;
+
+	while (budget != 0 && (e = ustor_sqcq_peek_flags(&q->ring, 0)) != NULL) {
+		struct ustor_block_req *req;
+		ustor_block_done_fn fn;
+
+		budget--;
+		if (USTOR_UNLIKELY(!ustor_nvme_reap_one(q, e, &req))) {
+			req = ustor_nvme_reap_other(ctrl, q, e);
+			if (req == NULL)
+				continue;
+		}
+		n++;
+		fn = req->done; /* loaded first: req may be gone once DONE */
+		req->state = USTOR_REQ_STATE_DONE;
+		if (fn != NULL) {
+			fn(req);
+			if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
+				return n;
+		}
+	}
+	ustor_sqcq_ring_cq(&q->ring, 0);
+	return n;
+}
+
+unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
+{
+	struct ustor_nvme_ctrl *ctrl = ustor_nvme_bdev_ns(bdev)->ctrl;
+	struct ustor_nvme_queue *q;
+	uint32_t flags;
+
+	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
+		return 0;
+	q = ustor_nvme_io_queue(ctrl, queue);
+	/* The HAL does not change while the queue lives: its flags are read
+	 * once, here. */
+	flags = q->ring.flags;
+	if (USTOR_UNLIKELY(flags != 0))
+		return ustor_nvme_queue_poll_flags(ctrl, q, flags);
+	return ustor_nvme_queue_poll_plain(ctrl, q);
 }
 
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,

@@ -33,7 +33,10 @@ ustor_status ustor_sqcq_init(struct ustor_sqcq *q, const struct ustor_hal *hal,
 	if (depth < 2)
 		return USTOR_ERR_INVALID_ARG;
 	q->hal = hal;
+	q->flags = (uint8_t)((hal->dma_sync != NULL ? USTOR_SQCQ_F_SYNC : 0u) |
+			     (hal->lock != NULL || hal->unlock != NULL ? USTOR_SQCQ_F_LOCK : 0u));
 	q->qid = qid;
+	q->page_mask = page_size - 1u;
 	q->depth = depth;
 	q->sq_bytes = (uint32_t)depth << USTOR_NVME_SQE_SIZE_LOG2;
 	q->cq_bytes = (uint32_t)depth << USTOR_NVME_CQE_SIZE_LOG2;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 unsigned harness_failures;
+int harness_no_lock;
 const char *harness_current = "";
 static unsigned harness_tests;
 static unsigned harness_failed_tests;
@@ -18,7 +19,12 @@ void harness_fail(const char *file, int line, const char *what)
 void harness_run(const char *name, void (*fn)(void))
 {
 	unsigned before = harness_failures;
+	static char label[160];
 
+	if (harness_no_lock) {
+		snprintf(label, sizeof(label), "%s (no HAL lock)", name);
+		name = label;
+	}
 	harness_current = name;
 	harness_tests++;
 	fn();
@@ -44,6 +50,10 @@ void fx_setup(struct fixture *f)
 	ustor_test_hal_init(&f->h);
 	ustor_nvme_model_cfg_default(&f->mcfg);
 	ustor_nvme_config_default(&f->cfg);
+	if (harness_no_lock) {
+		f->h.hal.lock = NULL;
+		f->h.hal.unlock = NULL;
+	}
 	f->cfg.use_pci_cfg = 1;
 	f->cfg.pci_addr = f->mcfg.pci_addr;
 	f->ctrl = calloc(1, sizeof(*f->ctrl));

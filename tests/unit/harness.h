@@ -12,6 +12,9 @@
 #include "ustor/nvme.h"
 
 extern unsigned harness_failures;
+/* When set, fixtures use a HAL without lock/unlock (a single-CPU kernel),
+ * which sends the driver down its lock-less fast paths. */
+extern int harness_no_lock;
 extern const char *harness_current;
 
 void harness_fail(const char *file, int line, const char *what);
