@@ -64,6 +64,8 @@ void console_write(const char *s, size_t len);
 int console_getc(void); /* a received byte, or -1 if none is waiting (never blocks) */
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* " temperature read-only ..." for the set SMART critical-warning bits. */
+void smart_warning_text(uint8_t cw, char *buf, size_t size);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Leave QEMU through isa-debug-exit (exit status (code << 1) | 1); halts
  * if the device is absent (real hardware). */

@@ -835,15 +835,13 @@ static void check_smart(struct ctrl_slot *cs)
 		report(cs->name, "smart", FAIL, "ustor_nvme_get_smart: %s", describe(st, NULL));
 		return;
 	}
-	if (s.critical_warning != 0)
-		ksnprintf(warn, sizeof(warn), "CRITICAL WARNING 0x%02x:%s%s%s%s%s%s (reported, not a "
-			  "test failure); ", s.critical_warning,
-			  (s.critical_warning & USTOR_NVME_SMART_CW_SPARE) ? " spare-below-threshold" : "",
-			  (s.critical_warning & USTOR_NVME_SMART_CW_TEMPERATURE) ? " temperature" : "",
-			  (s.critical_warning & USTOR_NVME_SMART_CW_RELIABILITY) ? " reliability-degraded" : "",
-			  (s.critical_warning & USTOR_NVME_SMART_CW_READ_ONLY) ? " read-only" : "",
-			  (s.critical_warning & USTOR_NVME_SMART_CW_VOLATILE_BACKUP) ? " backup-failed" : "",
-			  (s.critical_warning & USTOR_NVME_SMART_CW_PMR) ? " pmr-unreliable" : "");
+	if (s.critical_warning != 0) {
+		char bits[96];
+
+		smart_warning_text(s.critical_warning, bits, sizeof(bits));
+		ksnprintf(warn, sizeof(warn), "CRITICAL WARNING 0x%02x:%s (reported, not a "
+			  "test failure); ", s.critical_warning, bits);
+	}
 	report(cs->name, "smart", PASS,
 	       "%scritical warning 0x%02x, temperature %d C, spare %u%% (threshold %u%%), used %u%%, "
 	       "power-on %llu h, power cycles %llu, unsafe shutdowns %llu, media errors %llu, "
@@ -934,4 +932,18 @@ unsigned selftest_run(void)
 	selftest_checks();
 	selftest_shutdown();
 	return selftest_done();
+}
+
+void smart_warning_text(uint8_t cw, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned b = 0; b < 8; b++) {
+		const char *name = ustor_nvme_smart_warning_name((uint8_t)(1u << b));
+
+		if ((cw & (1u << b)) && len < size)
+			len += (size_t)ksnprintf(buf + len, size - len, " %s",
+						 name != NULL ? name : "reserved-bit");
+	}
 }

@@ -407,14 +407,11 @@ static void cmd_smart(unsigned argc, char *argv[])
 			continue;
 		}
 		kprintf("%s: SMART / health information (log page 02h, controller-wide)\n", cs->name);
-		kprintf("  critical warning       0x%02x%s%s%s%s%s%s%s\n", s.critical_warning,
-			s.critical_warning == 0 ? " (none)" : ":",
-			(s.critical_warning & USTOR_NVME_SMART_CW_SPARE) ? " spare-below-threshold" : "",
-			(s.critical_warning & USTOR_NVME_SMART_CW_TEMPERATURE) ? " temperature" : "",
-			(s.critical_warning & USTOR_NVME_SMART_CW_RELIABILITY) ? " reliability-degraded" : "",
-			(s.critical_warning & USTOR_NVME_SMART_CW_READ_ONLY) ? " read-only" : "",
-			(s.critical_warning & USTOR_NVME_SMART_CW_VOLATILE_BACKUP) ? " backup-failed" : "",
-			(s.critical_warning & USTOR_NVME_SMART_CW_PMR) ? " pmr-unreliable" : "");
+		char bits[96];
+
+		smart_warning_text(s.critical_warning, bits, sizeof(bits));
+		kprintf("  critical warning       0x%02x%s%s\n", s.critical_warning,
+			s.critical_warning == 0 ? " (none)" : ":", bits);
 		kprintf("  composite temperature  %d C (%u K)\n", (int)s.temperature_k - 273,
 			s.temperature_k);
 		kprintf("  available spare        %u%% (threshold %u%%)\n", s.avail_spare,

@@ -335,6 +335,10 @@ ustor_status ustor_nvme_set_irq_coalescing(struct ustor_nvme_ctrl *ctrl, uint8_t
 ustor_status ustor_nvme_get_smart(struct ustor_nvme_ctrl *ctrl, uint32_t nsid,
 				  struct ustor_nvme_smart_info *out);
 
+/* Name of one SMART critical-warning bit (a USTOR_NVME_SMART_CW_* value),
+ * e.g. "temperature"; NULL for a bit the spec does not define. */
+const char *ustor_nvme_smart_warning_name(uint8_t bit);
+
 /* Up to `max` error log entries (newest first as the device returns them). */
 ustor_status ustor_nvme_get_error_log(struct ustor_nvme_ctrl *ctrl,
 				      struct ustor_nvme_error_info *out, uint32_t max,

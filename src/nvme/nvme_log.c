@@ -55,14 +55,37 @@ ustor_status ustor_nvme_get_smart(struct ustor_nvme_ctrl *ctrl, uint32_t nsid,
 	out->error_log_entries = ustor_nvme_u128(log->num_err_log_entries);
 	out->warning_temp_minutes = ustor_le32_to_cpu(log->warning_temp_time);
 	out->critical_temp_minutes = ustor_le32_to_cpu(log->crit_comp_time);
-	if (out->critical_warning != 0)
-		USTOR_WARN(ctrl->hal, "nvme%u: SMART critical warning %02x%s%s%s%s",
-			   (unsigned)ctrl->cfg.index, (unsigned)out->critical_warning,
-			   (out->critical_warning & USTOR_NVME_SMART_CW_SPARE) ? " spare-low" : "",
-			   (out->critical_warning & USTOR_NVME_SMART_CW_TEMPERATURE) ? " temperature" : "",
-			   (out->critical_warning & USTOR_NVME_SMART_CW_RELIABILITY) ? " reliability" : "",
-			   (out->critical_warning & USTOR_NVME_SMART_CW_READ_ONLY) ? " read-only" : "");
+	if (out->critical_warning != 0) {
+		unsigned b;
+
+		for (b = 0; b < 8; b++) {
+			const char *name = ustor_nvme_smart_warning_name((uint8_t)(1u << b));
+			if ((out->critical_warning & (1u << b)) && name != NULL)
+				USTOR_WARN(ctrl->hal, "nvme%u: SMART critical warning %02x: %s",
+					   (unsigned)ctrl->cfg.index, (unsigned)out->critical_warning, name);
+		}
+	}
 	return USTOR_OK;
+}
+
+const char *ustor_nvme_smart_warning_name(uint8_t bit)
+{
+	switch (bit) {
+	case USTOR_NVME_SMART_CW_SPARE:
+		return "spare-below-threshold";
+	case USTOR_NVME_SMART_CW_TEMPERATURE:
+		return "temperature";
+	case USTOR_NVME_SMART_CW_RELIABILITY:
+		return "reliability-degraded";
+	case USTOR_NVME_SMART_CW_READ_ONLY:
+		return "read-only";
+	case USTOR_NVME_SMART_CW_VOLATILE_BACKUP:
+		return "backup-failed";
+	case USTOR_NVME_SMART_CW_PMR:
+		return "pmr-unreliable";
+	default:
+		return NULL;
+	}
 }
 
 ustor_status ustor_nvme_get_error_log(struct ustor_nvme_ctrl *ctrl,

@@ -188,7 +188,9 @@ static void test_smart_log(void)
 	CHECK_EQ(s.temperature_k, 330);
 	CHECK_EQ(s.host_writes, 1);
 	CHECK_EQ(s.host_reads, 1);
-	CHECK(ustor_test_hal_log_contains(&f.h, "SMART critical warning 02 temperature"));
+	CHECK(ustor_test_hal_log_contains(&f.h, "SMART critical warning 02: temperature"));
+	CHECK(strcmp(ustor_nvme_smart_warning_name(USTOR_NVME_SMART_CW_READ_ONLY), "read-only") == 0);
+	CHECK(ustor_nvme_smart_warning_name(0x80) == NULL);
 	fx_finish(&f);
 }
 
