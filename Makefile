@@ -82,7 +82,8 @@ HOST_CC ?= gcc
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TEST_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Iinclude -Ihal/hosted -Itests/models \
                -Itests/unit $(WARN) -Wno-cast-align
-TEST_SUPPORT := hal/hosted/hosted_hal.c $(wildcard tests/models/nvme_model*.c) tests/unit/harness.c
+MODEL_SRCS := $(wildcard tests/models/nvme_model*.c tests/models/virtio_blk_model*.c)
+TEST_SUPPORT := hal/hosted/hosted_hal.c $(MODEL_SRCS) tests/unit/harness.c tests/unit/conformance.c
 TEST_SUPPORT_HDRS := $(wildcard hal/hosted/*.h tests/models/*.h tests/unit/*.h)
 UNIT_TESTS := $(sort $(wildcard tests/unit/test_*.c))
 HOST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/host/%,$(UNIT_TESTS))
@@ -102,12 +103,15 @@ test-host: $(HOST_BINS)
 test-be: $(BE_BINS)
 	$(Q)for t in $(BE_BINS); do echo "== qemu-m68k $$t"; qemu-m68k $$t || exit 1; done
 
-$(BUILD)/host/test_nvme_model: tests/models/test_nvme_model.c $(TEST_SUPPORT) $(TEST_SUPPORT_HDRS)
+# The device models' own self-tests drive them without the library.
+MODEL_TESTS := $(wildcard tests/models/test_*.c)
+MODEL_BINS := $(patsubst tests/models/%.c,$(BUILD)/host/%,$(MODEL_TESTS))
+$(BUILD)/host/test_%_model: tests/models/test_%_model.c $(TEST_SUPPORT) $(TEST_SUPPORT_HDRS)
 	@mkdir -p $(dir $@)
-	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(SAN) $< hal/hosted/hosted_hal.c $(wildcard tests/models/nvme_model*.c) -o $@
+	$(Q)$(HOST_CC) $(TEST_CFLAGS) $(SAN) $< hal/hosted/hosted_hal.c $(MODEL_SRCS) -o $@
 
-test-model: $(BUILD)/host/test_nvme_model
-	$(Q)$<
+test-model: $(MODEL_BINS)
+	$(Q)for t in $(MODEL_BINS); do echo "== $$t"; $$t || exit 1; done
 
 lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
