@@ -61,7 +61,7 @@ struct ustor_block_req {
 	/* Set on completion (before done is called). */
 	ustor_status status;
 	uint16_t nvme_status;   /* NVMe status field (SCT/SC/M/DNR, no phase), 0 if none */
-	uint16_t rsvd;          /* zeroed with the others: they reset as two 64-bit words */
+	uint16_t dev_status;    /* raw device detail besides nvme_status (virtio status byte) */
 	uint64_t error_lba;     /* first LBA of the failing command, if any */
 
 	/* Driver private: do not touch. */
@@ -156,7 +156,7 @@ static inline ustor_status ustor_block_submit(struct ustor_block_device *bdev,
 		return ustor_block_submit_checked(bdev, req);
 	req->status = USTOR_OK;
 	req->nvme_status = 0;
-	req->rsvd = 0;
+	req->dev_status = 0;
 	req->error_lba = 0;
 	return bdev->ops->submit(bdev, req);
 }

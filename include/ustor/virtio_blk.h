@@ -20,7 +20,7 @@
  * optional (see use_irq and ustor_virtio_blk_check).
  *
  * Raw device detail of a failed request: req->error_lba is the first LBA of
- * the failing chain, and req->rsvd (block.h's spare status slot, used for
+ * the failing chain, and req->dev_status (block.h's raw device-status slot, used for
  * non-NVMe devices) holds the virtio-blk status byte as the device wrote it
  * (USTOR_VIRTIO_BLK_S_*), or USTOR_VIRTIO_BLK_RAW_BAD_LEN when the device
  * claimed more bytes than the chain offered. req->nvme_status stays 0.
@@ -40,7 +40,7 @@
 #include "virtio.h"
 #include "virtio_spec.h"
 
-/* req->rsvd of a request whose chain came back with an impossible used
+/* req->dev_status of a request whose chain came back with an impossible used
  * length (status USTOR_ERR_BAD_DEVICE). */
 #define USTOR_VIRTIO_BLK_RAW_BAD_LEN 0x100u
 

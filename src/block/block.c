@@ -62,7 +62,7 @@ ustor_status ustor_block_submit_checked(struct ustor_block_device *bdev,
 		return st;
 	req->status = USTOR_OK;
 	req->nvme_status = 0;
-	req->rsvd = 0;
+	req->dev_status = 0;
 	req->error_lba = 0;
 	return bdev->ops->submit(bdev, req);
 }

@@ -608,6 +608,18 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 		if (q->slots == NULL)
 			continue;
 		ustor_nvme_lock(ctrl->hal, q);
+		/* The linked lists first: collecting rewrites next_waiting, so a
+		 * partly issued request (in a slot AND on the waiting list) must
+		 * be taken off its list before the slots are walked. */
+		/* Waiting: not (completely) issued. */
+		req = q->waiting;
+		q->waiting = NULL;
+		q->waiting_tail = NULL;
+		while (req != NULL) {
+			struct ustor_block_req *next = req->next_waiting;
+			ustor_nvme_io_collect(&d, req, status);
+			req = next;
+		}
 		/* Completed but not yet delivered: they keep their own status. */
 		req = q->done_head;
 		q->done_head = NULL;
@@ -623,14 +635,6 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 			if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_BLOCK)
 				ustor_nvme_io_collect(&d, (struct ustor_block_req *)s->owner, status);
 			s->owner = NULL;
-		}
-		req = q->waiting;
-		q->waiting = NULL;
-		q->waiting_tail = NULL;
-		while (req != NULL) {
-			struct ustor_block_req *next = req->next_waiting;
-			ustor_nvme_io_collect(&d, req, status);
-			req = next;
 		}
 		ustor_nvme_unlock(ctrl->hal, q);
 	}

@@ -391,7 +391,7 @@ static int ustor_vblk_chain_done(struct ustor_virtio_blk *vb, struct ustor_virti
 			req->status = raw == USTOR_VIRTIO_BLK_RAW_BAD_LEN ?
 					      USTOR_ERR_BAD_DEVICE :
 					      ustor_virtio_blk_status_to_ustor((uint8_t)raw, op);
-			req->rsvd = (uint16_t)raw;
+			req->dev_status = (uint16_t)raw;
 			req->error_lba = s->lba;
 		}
 		if (req->left != 0) { /* stop issuing the rest */

@@ -764,7 +764,7 @@ static void test_bad_used_id(void)
 }
 
 /* A used len above what the chain offered: that request fails with
- * BAD_DEVICE (raw detail in rsvd), the device carries on. */
+ * BAD_DEVICE (raw detail in dev_status), the device carries on. */
 static void test_bad_used_len(void)
 {
 	struct vfx f;
@@ -781,7 +781,7 @@ static void test_bad_used_len(void)
 	req.nblocks = 8;
 	req.buf = b;
 	CHECK_ST(ustor_block_run(f.d, &req), USTOR_ERR_BAD_DEVICE);
-	CHECK_EQ(req.rsvd, USTOR_VIRTIO_BLK_RAW_BAD_LEN);
+	CHECK_EQ(req.dev_status, USTOR_VIRTIO_BLK_RAW_BAD_LEN);
 	CHECK_EQ(req.error_lba, 5);
 	CHECK_EQ(f.vb->q.bad_len, 1);
 	CHECK(ustor_test_hal_log_contains(&f.h, "more than it offered"));
@@ -810,7 +810,7 @@ static void test_ioerr(void)
 	req.nblocks = 64;
 	req.buf = b;
 	CHECK_ST(ustor_block_run(f.d, &req), USTOR_ERR_MEDIA);
-	CHECK_EQ(req.rsvd, USTOR_VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(req.dev_status, USTOR_VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(req.error_lba, 32);
 	CHECK_ST(ustor_block_write(f.d, 40, 1, b), USTOR_ERR_MEDIA);
 	CHECK_ST(ustor_block_write_zeroes(f.d, 39, 2), USTOR_ERR_DEVICE);
