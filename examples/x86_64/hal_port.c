@@ -16,11 +16,11 @@
  *   - a TSC clock calibrated at boot (time.c), a COM1 console (console.c);
  *   - PCI configuration space through ECAM or ports (pci.c).
  *
- * Each controller gets its own copy of the structure with its own `ctx`
- * (struct port_ctx) so the kernel can check, per controller, that the
- * library gave back all the DMA memory it took.
+ * Each controller (and each virtio-blk disk) gets its own copy of the
+ * structure with its own `ctx` (struct port_ctx) so the kernel can check,
+ * per device, that the library gave back all the DMA memory it took.
  */
-#include "kernel.h"
+#include "nvme_ctrls.h"
 #include "ustor/hal_default.h"
 
 /* dma_alloc: physically contiguous, zeroed, aligned in both address spaces.
@@ -108,7 +108,8 @@ static void port_log(void *ctx, enum ustor_log_level level, const char *msg)
 
 /* pci_cfg_read32/write32: `pci_addr` is this kernel's own handle for the
  * function (bus << 8 | device << 3 | function, see PCI_BDF), which the
- * kernel put in ustor_nvme_config.pci_addr; uStor hands it back unchanged. */
+ * kernel put in ustor_nvme_config.pci_addr (or passed to
+ * ustor_virtio_blk_init_pci); uStor hands it back unchanged. */
 static uint32_t port_pci_cfg_read32(void *ctx, uint32_t pci_addr, uint16_t offset)
 {
 	(void)ctx;
@@ -120,6 +121,43 @@ static void port_pci_cfg_write32(void *ctx, uint32_t pci_addr, uint16_t offset, 
 	(void)ctx;
 	pci_cfg_write32(pci_addr, offset, val);
 }
+
+/* Narrow MMIO for virtio (ustor_virtio_blk_config.narrow): the virtio-pci
+ * common configuration has 8- and 16-bit fields, and the spec asks for
+ * accesses of their own width (VIRTIO 1.2 4.1.3.1). On x86 a volatile
+ * access of that width is one mov of that width; BARs are mapped uncached,
+ * so nothing merges or splits it. Without these uStor falls back to the
+ * aligned 32-bit access around the field (vnarrow=0 tries that). */
+static uint8_t port_mmio_read8(void *ctx, volatile void *addr)
+{
+	(void)ctx;
+	return *(volatile uint8_t *)addr;
+}
+
+static uint16_t port_mmio_read16(void *ctx, volatile void *addr)
+{
+	(void)ctx;
+	return *(volatile uint16_t *)addr;     /* x86 is little-endian, like the registers */
+}
+
+static void port_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
+{
+	(void)ctx;
+	*(volatile uint8_t *)addr = val;
+}
+
+static void port_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
+{
+	(void)ctx;
+	*(volatile uint16_t *)addr = val;
+}
+
+const struct ustor_virtio_narrow port_virtio_narrow = {
+	.read8 = port_mmio_read8,
+	.read16 = port_mmio_read16,
+	.write8 = port_mmio_write8,
+	.write16 = port_mmio_write16,
+};
 
 void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_level level,
 		   int irq_mode)

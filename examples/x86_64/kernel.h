@@ -142,6 +142,7 @@ void time_init(void);
 uint64_t time_now_ns(void);
 void time_delay_us(uint32_t us);
 uint64_t time_tsc_hz(void);
+const char *time_source(void); /* what the TSC was calibrated against */
 
 /* ---- pci.c: configuration space (ECAM from ACPI MCFG, or ports CF8/CFC) --------- */
 #define PCI_BDF(bus, dev, fn) (((uint32_t)(bus) << 8) | ((uint32_t)(dev) << 3) | (uint32_t)(fn))
@@ -158,12 +159,39 @@ struct pci_nvme {
 	uint8_t bar0_io;     /* BAR0 is an I/O BAR: not an NVMe register file */
 };
 
+/* One base address register, decoded and sized. */
+struct pci_bar {
+	uint64_t addr;       /* bus (= physical) address; 0 = not assigned by firmware */
+	uint64_t size;       /* bytes; 0 = not implemented (or an I/O BAR: not sized) */
+	uint8_t is64;        /* a 64-bit memory BAR: also spans the next slot */
+	uint8_t io;          /* an I/O BAR */
+	uint8_t prefetch;
+};
+
+/* A virtio-blk PCI function (vendor 1AF4h, device 1042h, or the
+ * transitional 1001h with subsystem device ID 2). */
+struct pci_vblk {
+	uint32_t bdf;
+	uint16_t vendor, device;
+	uint16_t subsys;     /* subsystem device ID (the virtio type for 1001h) */
+	struct pci_bar bar[6]; /* the upper slot of a 64-bit BAR stays zero */
+};
+
 void pci_init(void);
 const char *pci_method(void); /* how config space is reached, for the log */
 uint32_t pci_cfg_read32(uint32_t bdf, uint16_t offset);
 void pci_cfg_write32(uint32_t bdf, uint16_t offset, uint32_t val);
 /* Every NVMe function (class 01h, subclass 08h, prog-if 02h), bus order. */
 unsigned pci_find_nvme(struct pci_nvme *out, unsigned max);
+/* Every virtio-blk function, bus order, with all six BARs decoded. */
+unsigned pci_find_virtio_blk(struct pci_vblk *out, unsigned max);
+/* Decode and size BAR `index` (memory decoding briefly off); returns the
+ * slots it spans (2 for a 64-bit BAR). */
+unsigned pci_bar_decode(uint32_t bdf, unsigned index, struct pci_bar *b);
+/* Something answers at 00:00.0 (a host bridge): the machine has PCI. */
+int pci_present(void);
+/* The ACPI DSDT contains these bytes (a _HID, say); 0 without ACPI. */
+int acpi_dsdt_contains(const char *needle);
 /* Config offset of capability `id`, 0 if absent. */
 uint16_t pci_find_cap(uint32_t bdf, uint8_t id);
 /* Address of memory BAR `index` (both halves of a 64-bit one); 0 for an
@@ -216,6 +244,9 @@ struct kernel_options {
 	int peek_set;              /* peek=<lba> given */
 	uint64_t peek_lba;
 	int shell;                 /* shell=1: serial shell after bring-up (shell.c) */
+	int vmmio;                 /* virtio-mmio slot scan: 0 auto, 1 always, -1 never */
+	int vnarrow_off;           /* vnarrow=0: no 8/16-bit MMIO for virtio */
+	int cmdline_vmmio;         /* the command line carried virtio_mmio.device= */
 };
 extern struct kernel_options kopt;
 

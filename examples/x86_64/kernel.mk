@@ -9,9 +9,11 @@
 #               QEMU -kernel and GRUB)
 #   iso         build/x86_64-kernel/ustor.iso: GRUB (BIOS + UEFI) booting it with
 #               multiboot2 (examples/x86_64/mkiso.sh; installs GRUB/xorriso/mtools as root)
-#   demo        boot it under QEMU on a two-namespace NVMe disk and print a report
+#   demo        boot it under QEMU on a two-namespace NVMe disk and a virtio-blk disk,
+#               print a report
 #   kernel-shell  boot it with shell=1 on this terminal (examples/x86_64/shell.sh)
-#   test-qemu   the QEMU integration matrix (tests/qemu/run-all)
+#   test-qemu   the QEMU integration matrix (tests/qemu/run-all: NVMe, virtio-blk on
+#               q35/pc/OVMF, virtio-mmio on microvm)
 #   kernel-clean  remove build/x86_64-kernel
 #
 # Variables (all optional)

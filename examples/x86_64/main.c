@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uStor x86_64 example kernel: boots under multiboot1 (QEMU -kernel, GRUB
- * `multiboot`) or multiboot2 (GRUB `multiboot2`, BIOS or UEFI), finds every
- * NVMe controller on PCI, runs the self-test of the test contract
- * (selftest.c) on each and exits QEMU through isa-debug-exit.
+ * uStor x86_64 example kernel: boots under multiboot1 (QEMU -kernel on q35,
+ * pc and microvm, GRUB `multiboot`) or multiboot2 (GRUB `multiboot2`, BIOS
+ * or UEFI), finds every NVMe controller and virtio-blk device on PCI and
+ * every virtio-blk in QEMU microvm's virtio-mmio slots, runs the self-test
+ * of the test contract (selftest.c) on each and exits QEMU through
+ * isa-debug-exit.
  *
  * Command line (QEMU -append), space-separated key=value:
  *   log=debug|info|warn|error   library log level (default warn)
@@ -19,6 +21,10 @@
  *                               backstop; the irq check FAILs by design)
  *   bench=qd1|none              4 KiB random-read QD1 loop (~1 s) per namespace
  *   peek=<lba>                  also read <lba> and show the text found there
+ *   vmmio=auto|1|0              scan QEMU microvm's virtio-mmio slots: when the
+ *                               machine has them (default auto), always, never
+ *   vnarrow=1|0                 8/16-bit MMIO for narrow virtio registers (default 1);
+ *                               0 leaves uStor its 32-bit fallback
  *   shell=1                     after bring-up, a command shell on COM1 instead of
  *                               the checks (shell.c; `exit` shuts down and leaves)
  */
@@ -118,6 +124,21 @@ static void option(const char *key, const char *kend, const char *val, const cha
 		if (parse_u64(val, vend, &v) || v > 1)
 			goto bad;
 		kopt.shell = (int)v;
+	} else if (streq(key, kend, "vmmio")) {
+		if (streq(val, vend, "auto"))
+			kopt.vmmio = 0;
+		else if (parse_u64(val, vend, &v) || v > 1)
+			goto bad;
+		else
+			kopt.vmmio = v ? 1 : -1;
+	} else if (streq(key, kend, "vnarrow")) {
+		if (parse_u64(val, vend, &v) || v > 1)
+			goto bad;
+		kopt.vnarrow_off = !v;
+	} else if (streq(key, kend, "virtio_mmio.device")) {
+		/* Linux syntax, <size>@<base>:<irq>: QEMU microvm adds one per
+		 * virtio-mmio transport with acpi=off. The slot scan finds them. */
+		kopt.cmdline_vmmio = 1;
 	} else if (streq(key, kend, "peek")) {
 		if (parse_u64(val, vend, &v))
 			goto bad;
@@ -184,8 +205,9 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 
 	time_init();
 	uint64_t mhz = time_tsc_hz() / 1000000u;
-	kprintf("time: TSC %llu.%02llu GHz (calibrated against PIT channel 2)\n",
-		(unsigned long long)(mhz / 1000u), (unsigned long long)(mhz % 1000u / 10u));
+	kprintf("time: TSC %llu.%02llu GHz (calibrated against %s)\n",
+		(unsigned long long)(mhz / 1000u), (unsigned long long)(mhz % 1000u / 10u),
+		time_source());
 
 	/* Interrupt mode: local APIC and its 1 ms timer (the backstop of every
 	 * sleep); without an APIC the kernel stays in polling mode. */

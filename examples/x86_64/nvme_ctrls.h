@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The NVMe controllers this kernel drives, shared by selftest.c (which
- * finds them, brings them up, checks and shuts them down) and shell.c
- * (which works on them interactively with shell=1).
+ * The NVMe controllers and virtio-blk disks this kernel drives, shared by
+ * selftest.c (which brings them up, checks and shuts them down), vblk.c
+ * (which finds and starts the virtio-blk disks) and shell.c (which works on
+ * them interactively with shell=1).
  */
 #ifndef NVME_CTRLS_H
 #define NVME_CTRLS_H
 
 #include "kernel.h"
 #include "ustor/nvme.h"
+#include "ustor/virtio_blk.h"
 
 #define MAX_CTRLS 8
 #define DEFAULT_SCRATCH_BLOCKS 64u
@@ -36,13 +38,60 @@ struct ctrl_slot {
 extern struct ctrl_slot ctrls[MAX_CTRLS];
 extern unsigned n_ctrls;        /* controllers found on PCI */
 
-/* The controller a namespace's block device belongs to. */
+/* ---- virtio-blk disks (vblk.c) ---------------------------------------------------- */
+#define MAX_VBLKS 8
+#define VIRTIO_MMIO_BASE 0xfeb00000ull /* QEMU microvm: slot n at base + n * 0x200 */
+#define VIRTIO_MMIO_STRIDE 0x200u
+#define VIRTIO_MMIO_SLOTS 24u          /* 24 with ACPI, 8 with acpi=off */
+
+struct vblk_slot {
+	int on_pci;                 /* 1: virtio-pci (pci below), 0: virtio-mmio */
+	struct pci_vblk pci;
+	uint64_t mmio_base;         /* virtio-mmio register window */
+	unsigned mmio_slot;
+	uint32_t mmio_version;      /* 1 legacy, 2 modern */
+	struct ustor_virtio_blk vb; /* the library's device; vb.bdev is the disk */
+	struct ustor_hal hal;       /* one HAL per device: its own ctx */
+	struct port_ctx port;
+	char name[16];              /* "vblk0", as the library names it */
+	int up;                     /* ustor_virtio_blk_init_* succeeded */
+	ustor_status broken;        /* a timeout/fatal/gone error: stop using it */
+};
+
+extern struct vblk_slot vblks[MAX_VBLKS];
+extern unsigned n_vblks;        /* virtio-blk devices found (PCI, then MMIO) */
+
+/* Find every virtio-blk on PCI and, on a machine with virtio-mmio
+ * (microvm), in its slots; bring each up. Prints one `init` line each. */
+void vblk_bring_up_all(void);
+/* The `shutdown` check of every virtio-blk that is up. */
+void vblk_shutdown_all(void);
+/* The virtio-blk a block device is, or NULL (an NVMe namespace). */
+struct vblk_slot *vblk_of(const struct ustor_block_device *d);
+
+/* 8- and 16-bit MMIO for virtio registers narrower than 32 bits (hal_port.c). */
+extern const struct ustor_virtio_narrow port_virtio_narrow;
+
+/* ---- shared helpers ------------------------------------------------------------------ */
+
+/* One line of the test contract: USTOR-TEST <dev> <check> PASS|FAIL|SKIP <detail>. */
+enum result { PASS, FAIL, SKIP };
+void report(const char *dev, const char *check, enum result r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The controller an NVMe namespace's block device belongs to; NULL for a
+ * virtio-blk disk. */
 struct ctrl_slot *slot_of(struct ustor_block_device *d);
 
+/* Where a disk's "out of service" status lives: its controller's (NVMe) or
+ * its own (virtio-blk). */
+ustor_status *broken_of(struct ustor_block_device *d);
+
 /* One synchronous command through the asynchronous request API, keeping the
- * NVMe status and failing LBA in *req. No scratch-region guard: callers
- * decide what they may write. Refuses everything once the controller had a
- * timeout/fatal error (its buffers may still be DMA targets). */
+ * device status (NVMe status or virtio-blk status byte) and failing LBA in
+ * *req. No scratch-region guard: callers decide what they may write.
+ * Refuses everything once the device had a timeout/fatal error (its buffers
+ * may still be DMA targets). Works on NVMe namespaces and virtio-blk disks. */
 ustor_status nvme_io(struct ustor_block_device *d, uint8_t op, uint64_t lba, uint32_t nblocks,
 		     void *buf, struct ustor_block_req *req);
 
@@ -51,7 +100,8 @@ ustor_status nvme_io(struct ustor_block_device *d, uint8_t op, uint64_t lba, uin
  * there is none (scratch= outside this namespace). */
 const char *scratch_region(const struct ustor_block_device *d, uint64_t *lba, uint64_t *nblocks);
 
-/* "USTOR_ERR_MEDIA (text), NVMe status 0x0281 SCT 2 SC 0x81 ..." (static buffer). */
+/* "USTOR_ERR_MEDIA (text), NVMe status 0x0281 SCT 2 SC 0x81 ..." or
+ * "..., virtio-blk status 1 IOERR, lba 0" (static buffer). */
 const char *describe(ustor_status st, const struct ustor_block_req *req);
 /* "64 MiB", "1.5 GiB" into buf. */
 const char *fmt_size(char *buf, size_t size, uint64_t bytes);
@@ -67,9 +117,10 @@ struct bench_result {
 void bench_qd1_run(struct ustor_block_device *d, void *buf, uint64_t ns, struct bench_result *r);
 
 /* Phases of the self-test (selftest_run does all four in order). */
-unsigned selftest_bring_up(void);  /* find and start every controller; returns how many */
-void selftest_checks(void);        /* namespace checks, irq, smart */
-void selftest_shutdown(void);      /* shutdown check of every controller that is up */
+unsigned selftest_bring_up(void);  /* find and start every NVMe controller and virtio-blk
+				    * disk; returns how many NVMe controllers */
+void selftest_checks(void);        /* namespace and disk checks, irq, smart */
+void selftest_shutdown(void);      /* shutdown check of every device that is up */
 unsigned selftest_done(void);      /* USTOR-DONE line; returns the number of failures */
 
 #endif

@@ -132,6 +132,32 @@ static const uint8_t *acpi_find_table(const char sig[4])
 	return NULL;
 }
 
+/* Does the DSDT (from the FADT, "FACP": DSDT at offset 40, X_DSDT at 140
+ * since ACPI 2.0) contain these bytes? A plain byte search, no AML
+ * parsing: enough to learn that the firmware describes a kind of device
+ * (e.g. "LNRO0005", the _HID of virtio-mmio transports on QEMU microvm). */
+int acpi_dsdt_contains(const char *needle)
+{
+	const uint8_t *fadt = acpi_find_table("FACP");
+	const uint8_t *dsdt = NULL;
+	size_t n = kstrlen(needle);
+
+	if (fadt == NULL || n == 0)
+		return 0;
+	uint32_t flen = rd32u(fadt + 4);
+	if (flen >= 148 && rd64u(fadt + 140) != 0)
+		dsdt = acpi_table(rd64u(fadt + 140));
+	if (dsdt == NULL && flen >= 44)
+		dsdt = acpi_table(rd32u(fadt + 40));
+	if (dsdt == NULL)
+		return 0;
+	uint32_t len = rd32u(dsdt + 4);
+	for (uint32_t off = 36; off + n <= len; off++)
+		if (memcmp(dsdt + off, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
 void pci_init(void)
 {
 	const uint8_t *mcfg = acpi_find_table("MCFG");
@@ -215,69 +241,157 @@ void pci_cfg_write32(uint32_t bdf, uint16_t offset, uint32_t val)
 	outl(0xcfc, val);
 }
 
-/* BAR0: address, width and size. Sizing writes all ones to the BAR with
- * memory decoding off (PCI Local Bus 3.0, 6.2.5.1), then restores both. */
-static void pci_decode_bar0(struct pci_nvme *n)
+/* Memory BAR `index`: address, width and size. Sizing writes all ones to
+ * the BAR with memory decoding off (PCI Local Bus 3.0, 6.2.5.1), then
+ * restores both. An I/O BAR is only flagged (this kernel drives no device
+ * through port I/O). Returns the BAR slots it spans: 2 for a 64-bit BAR,
+ * else 1. */
+unsigned pci_bar_decode(uint32_t bdf, unsigned index, struct pci_bar *b)
 {
-	uint32_t bdf = n->bdf;
-	uint32_t lo = pci_cfg_read32(bdf, 0x10);
-	uint32_t hi = 0;
+	uint16_t reg = (uint16_t)(0x10 + 4 * index);
+	uint32_t lo, hi = 0;
 
+	memset(b, 0, sizeof(*b));
+	if (index > 5)
+		return 1;
+	lo = pci_cfg_read32(bdf, reg);
 	if (lo & 1u) {
-		n->bar0_io = 1;
-		return;
+		b->io = 1;
+		b->addr = lo & ~0x3u;
+		return 1;
 	}
-	n->bar0_64bit = ((lo >> 1) & 3u) == 2u;
-	if (n->bar0_64bit)
-		hi = pci_cfg_read32(bdf, 0x14);
-	n->bar0 = ((uint64_t)hi << 32) | (lo & ~0xfu);
+	b->is64 = ((lo >> 1) & 3u) == 2u && index < 5;
+	b->prefetch = (lo >> 3) & 1u;
+	if (b->is64)
+		hi = pci_cfg_read32(bdf, (uint16_t)(reg + 4));
+	b->addr = ((uint64_t)hi << 32) | (lo & ~0xfu);
 
 	uint32_t cmd = pci_cfg_read32(bdf, 0x04) & 0xffffu;
 	pci_cfg_write32(bdf, 0x04, cmd & ~0x2u); /* memory decoding off while sizing */
-	pci_cfg_write32(bdf, 0x10, 0xffffffffu);
-	uint64_t mask = pci_cfg_read32(bdf, 0x10) & ~0xfu;
-	pci_cfg_write32(bdf, 0x10, lo);
-	if (n->bar0_64bit) {
-		pci_cfg_write32(bdf, 0x14, 0xffffffffu);
-		mask |= (uint64_t)pci_cfg_read32(bdf, 0x14) << 32;
-		pci_cfg_write32(bdf, 0x14, hi);
+	pci_cfg_write32(bdf, reg, 0xffffffffu);
+	uint64_t mask = pci_cfg_read32(bdf, reg) & ~0xfu;
+	pci_cfg_write32(bdf, reg, lo);
+	if (b->is64) {
+		pci_cfg_write32(bdf, (uint16_t)(reg + 4), 0xffffffffu);
+		mask |= (uint64_t)pci_cfg_read32(bdf, (uint16_t)(reg + 4)) << 32;
+		pci_cfg_write32(bdf, (uint16_t)(reg + 4), hi);
 	} else {
 		mask |= 0xffffffff00000000ull;
 	}
 	pci_cfg_write32(bdf, 0x04, cmd); /* status half written as 0: RW1C bits untouched */
-	n->bar0_size = mask != 0 ? ~mask + 1u : 0;
+	/* An unimplemented BAR reads back 0 after the ones were written. */
+	if (b->is64)
+		b->size = mask != 0 ? ~mask + 1u : 0;
+	else
+		b->size = (mask & 0xffffffffu) != 0 ? ~mask + 1u : 0;
+	return b->is64 ? 2u : 1u;
 }
 
-unsigned pci_find_nvme(struct pci_nvme *out, unsigned max)
+static void pci_decode_bar0(struct pci_nvme *n)
 {
-	unsigned found = 0;
+	struct pci_bar b;
 
+	pci_bar_decode(n->bdf, 0, &b);
+	if (b.io) {
+		n->bar0_io = 1;
+		return;
+	}
+	n->bar0_64bit = b.is64;
+	n->bar0 = b.addr;
+	n->bar0_size = b.size;
+}
+
+/* Every function on every bus, in bus order: fn(bdf, vendor/device dword). */
+static void pci_each_function(void (*fn)(uint32_t bdf, uint32_t id, void *arg), void *arg)
+{
 	for (uint32_t bus = 0; bus < 256; bus++) {
 		for (uint32_t dev = 0; dev < 32; dev++) {
 			uint32_t nfn = 1;
 
-			for (uint32_t fn = 0; fn < nfn; fn++) {
-				uint32_t bdf = PCI_BDF(bus, dev, fn);
+			for (uint32_t f = 0; f < nfn; f++) {
+				uint32_t bdf = PCI_BDF(bus, dev, f);
 				uint32_t id = pci_cfg_read32(bdf, 0x00);
 
-				if ((id & 0xffffu) == 0xffffu)
-					continue;
+				if ((id & 0xffffu) == 0xffffu || (id & 0xffffu) == 0)
+					continue; /* no function (0: nothing decodes config space) */
 				/* Header type bit 7: a multi-function device. */
-				if (fn == 0 && (pci_cfg_read32(bdf, 0x0c) & 0x00800000u))
+				if (f == 0 && (pci_cfg_read32(bdf, 0x0c) & 0x00800000u))
 					nfn = 8;
-				uint32_t class = pci_cfg_read32(bdf, 0x08) >> 8;
-				if (class != 0x010802u || found >= max)
-					continue;
-				struct pci_nvme *n = &out[found++];
-				memset(n, 0, sizeof(*n));
-				n->bdf = bdf;
-				n->vendor = (uint16_t)id;
-				n->device = (uint16_t)(id >> 16);
-				pci_decode_bar0(n);
+				fn(bdf, id, arg);
 			}
 		}
 	}
-	return found;
+}
+
+struct nvme_scan {
+	struct pci_nvme *out;
+	unsigned max, found;
+};
+
+static void nvme_match(uint32_t bdf, uint32_t id, void *arg)
+{
+	struct nvme_scan *s = arg;
+	uint32_t class = pci_cfg_read32(bdf, 0x08) >> 8;
+
+	if (class != 0x010802u || s->found >= s->max)
+		return;
+	struct pci_nvme *n = &s->out[s->found++];
+	memset(n, 0, sizeof(*n));
+	n->bdf = bdf;
+	n->vendor = (uint16_t)id;
+	n->device = (uint16_t)(id >> 16);
+	pci_decode_bar0(n);
+}
+
+unsigned pci_find_nvme(struct pci_nvme *out, unsigned max)
+{
+	struct nvme_scan s = { out, max, 0 };
+
+	pci_each_function(nvme_match, &s);
+	return s.found;
+}
+
+/* virtio-blk (VIRTIO 1.2, 4.1.2): vendor 1AF4h, device 1042h (modern:
+ * 1040h + type 2), or the transitional 1001h whose subsystem device ID
+ * (config offset 2Eh) is the virtio type, 2. */
+struct vblk_scan {
+	struct pci_vblk *out;
+	unsigned max, found;
+};
+
+static void vblk_match(uint32_t bdf, uint32_t id, void *arg)
+{
+	struct vblk_scan *s = arg;
+	uint16_t vendor = (uint16_t)id, device = (uint16_t)(id >> 16);
+	uint16_t subsys = (uint16_t)(pci_cfg_read32(bdf, 0x2c) >> 16);
+
+	if (vendor != 0x1af4u || s->found >= s->max)
+		return;
+	if (device != 0x1042u && !(device == 0x1001u && subsys == 2u))
+		return;
+	struct pci_vblk *v = &s->out[s->found++];
+	memset(v, 0, sizeof(*v));
+	v->bdf = bdf;
+	v->vendor = vendor;
+	v->device = device;
+	v->subsys = subsys;
+	for (unsigned i = 0; i < 6;)
+		i += pci_bar_decode(bdf, i, &v->bar[i]);
+}
+
+unsigned pci_find_virtio_blk(struct pci_vblk *out, unsigned max)
+{
+	struct vblk_scan s = { out, max, 0 };
+
+	pci_each_function(vblk_match, &s);
+	return s.found;
+}
+
+int pci_present(void)
+{
+	uint32_t id = pci_cfg_read32(PCI_BDF(0, 0, 0), 0x00);
+
+	return (id & 0xffffu) != 0xffffu && (id & 0xffffu) != 0;
 }
 
 /* ---- Capabilities and MSI-X ---------------------------------------------------

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The self-test of the test contract (docs: "The example kernel's test
- * contract"): on every NVMe controller and every namespace, one line per
- * check
+ * contract"): on every NVMe controller and every namespace, and on every
+ * virtio-blk disk, one line per check
  *
  *   USTOR-TEST <device> <check> PASS|FAIL|SKIP <detail>
  *
@@ -10,6 +10,8 @@
  * (SKIP in polling mode), smart, shutdown. Namespace checks: identify, read0, peek
  * (only with peek=), write-verify, flush, write-zeroes, discard, bench (only
  * with bench=qd1, and only a line when it fails; results go to USTOR-BENCH).
+ * A virtio-blk disk (vblk.c) is its own controller and namespace: init, the
+ * namespace checks, shutdown.
  *
  * Data safety: every write-type command goes through io(), which refuses
  * anything outside the namespace's scratch region; write checks save the
@@ -20,8 +22,6 @@
 #define CHUNK_BYTES (256u * 1024u) /* per buffer; write checks walk the region in chunks */
 #define BENCH_NS 1000000000ull
 
-enum result { PASS, FAIL, SKIP };
-
 struct ctrl_slot ctrls[MAX_CTRLS];
 unsigned n_ctrls;
 static unsigned n_pass, n_fail, n_skip;
@@ -30,10 +30,7 @@ static unsigned n_pass, n_fail, n_skip;
 static uint64_t scratch_lba, scratch_nblocks;
 static unsigned next_queue;
 
-static void report(const char *dev, const char *check, enum result r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void report(const char *dev, const char *check, enum result r, const char *fmt, ...)
+void report(const char *dev, const char *check, enum result r, const char *fmt, ...)
 {
 	static const char *const names[] = { "PASS", "FAIL", "SKIP" };
 	char detail[400];
@@ -51,12 +48,27 @@ static void report(const char *dev, const char *check, enum result r, const char
 		n_skip++;
 }
 
-/* "USTOR_ERR_DEVICE (text), NVMe status 0x0280 SCT 2 SC 0x80 \"Write Fault\"..." */
+/* "USTOR_ERR_DEVICE (text), NVMe status 0x0280 SCT 2 SC 0x80 \"Write Fault\"...",
+ * or for a virtio-blk request "..., virtio-blk status 1 IOERR, lba 0": the
+ * library leaves the status byte the device wrote in req->dev_status (0 for
+ * OK, so only a failed request shows it; NVMe requests leave it 0). */
 const char *describe(ustor_status st, const struct ustor_block_req *req)
 {
 	static char buf[256];
 	int n = ksnprintf(buf, sizeof(buf), "%s (%s)", ustor_status_name(st), ustor_status_text(st));
 
+	if (req != NULL && req->nvme_status == 0 && req->dev_status != 0 && n > 0 &&
+	    (size_t)n < sizeof(buf)) {
+		if (req->dev_status == USTOR_VIRTIO_BLK_RAW_BAD_LEN)
+			ksnprintf(buf + n, sizeof(buf) - (size_t)n, ", the virtio-blk device claimed "
+				  "more bytes than the request offered, lba %llu",
+				  (unsigned long long)req->error_lba);
+		else
+			ksnprintf(buf + n, sizeof(buf) - (size_t)n, ", virtio-blk status %u %s, lba %llu",
+				  req->dev_status, ustor_virtio_blk_status_name((uint8_t)req->dev_status),
+				  (unsigned long long)req->error_lba);
+		return buf;
+	}
 	if (req != NULL && req->nvme_status != 0 && n > 0 && (size_t)n < sizeof(buf))
 		ksnprintf(buf + n, sizeof(buf) - (size_t)n,
 			  ", NVMe status 0x%04x SCT %u SC 0x%02x \"%s\" [%s]%s, lba %llu",
@@ -99,10 +111,27 @@ struct ctrl_slot *slot_of(struct ustor_block_device *d)
 {
 	struct ustor_nvme_ns *ns = d->driver;
 
+	if (vblk_of(d) != NULL)
+		return NULL; /* d->driver is a struct ustor_virtio_blk */
 	for (unsigned i = 0; i < MAX_CTRLS; i++)
 		if (&ctrls[i].ctrl == ns->ctrl)
 			return &ctrls[i];
 	return NULL;
+}
+
+ustor_status *broken_of(struct ustor_block_device *d)
+{
+	static ustor_status none;
+	struct vblk_slot *vs = vblk_of(d);
+	struct ctrl_slot *cs;
+
+	if (vs != NULL)
+		return &vs->broken;
+	cs = slot_of(d);
+	if (cs != NULL)
+		return &cs->broken;
+	none = USTOR_OK;
+	return &none;
 }
 
 static int is_write_type(uint8_t op)
@@ -114,7 +143,7 @@ static int is_write_type(uint8_t op)
 ustor_status nvme_io(struct ustor_block_device *d, uint8_t op, uint64_t lba, uint32_t nblocks,
 		     void *buf, struct ustor_block_req *req)
 {
-	struct ctrl_slot *cs = slot_of(d);
+	ustor_status *broken = broken_of(d);
 	ustor_status st;
 
 	memset(req, 0, sizeof(*req));
@@ -124,12 +153,11 @@ ustor_status nvme_io(struct ustor_block_device *d, uint8_t op, uint64_t lba, uin
 	req->lba = lba;
 	req->nblocks = nblocks;
 	req->buf = buf;
-	if (cs != NULL && cs->broken)
-		return cs->broken; /* a command timed out: send nothing more */
+	if (*broken)
+		return *broken; /* a command timed out: send nothing more */
 	st = ustor_block_run(d, req);
-	if (cs != NULL && (st == USTOR_ERR_TIMEOUT || st == USTOR_ERR_FATAL ||
-			   st == USTOR_ERR_DEVICE_GONE))
-		cs->broken = st; /* the device may still DMA into buf: stop here */
+	if (st == USTOR_ERR_TIMEOUT || st == USTOR_ERR_FATAL || st == USTOR_ERR_DEVICE_GONE)
+		*broken = st; /* the device may still DMA into buf: stop here */
 	return st;
 }
 
@@ -504,23 +532,35 @@ static void bench_qd1(struct ustor_block_device *d, struct bufs *b)
 		(unsigned long long)r.lat_us);
 }
 
-static void test_namespace(struct ustor_block_device *d)
+/* The identify line: geometry and what the device offers. */
+static void check_identify(struct ustor_block_device *d, struct vblk_slot *vs)
 {
-	static const char *const io_checks[] = { "read0", "write-verify", "flush", "write-zeroes",
-						 "discard" };
-	struct ctrl_slot *cs = slot_of(d);
-	struct bufs b;
 	char sz[32];
 	char flags[96] = "";
-	uint64_t seed = rdtsc() ^ 0x7553746f72ull; /* differs every run */
-	const char *no_write = NULL;
-	int writes_refused = 0;
 
 	ksnprintf(flags, sizeof(flags), "%s%s%s%s",
 		  (d->flags & USTOR_BDEV_F_VOLATILE_CACHE) ? " write-cache" : "",
 		  (d->flags & USTOR_BDEV_F_DISCARD) ? " discard" : "",
 		  (d->flags & USTOR_BDEV_F_WRITE_ZEROES) ? " write-zeroes" : "",
 		  (d->flags & USTOR_BDEV_F_READ_ONLY) ? " read-only" : "");
+	if (vs != NULL) {
+		/* virtio-blk: capacity in 512-byte sectors, blk_size, topology,
+		 * segment limits (VIRTIO 1.2 5.2.4), as the library decoded them. */
+		const struct ustor_virtio_blk_info *in = &vs->vb.info;
+		char topo[64] = "";
+
+		if (in->physical_block_exp != 0 || in->min_io_size != 0 || in->opt_io_size != 0)
+			ksnprintf(topo, sizeof(topo), ", physical block %u B, I/O size min %u opt %u blocks",
+				  d->block_size << in->physical_block_exp, in->min_io_size,
+				  in->opt_io_size);
+		report(d->name, "identify", PASS, "%llu blocks x %u B = %s (%llu sectors), serial "
+		       "\"%s\"%s, %u blocks per request (seg_max %u, size_max %u), features:%s",
+		       (unsigned long long)d->nblocks, d->block_size,
+		       fmt_size(sz, sizeof(sz), d->nblocks << d->block_shift),
+		       (unsigned long long)in->capacity_sectors, d->serial, topo, d->max_blocks,
+		       in->seg_max, in->size_max, flags[0] ? flags : " none");
+		return;
+	}
 	struct ustor_nvme_ns *ns = d->driver;
 	char md[48] = "";
 	if (ns->info.ms != 0)
@@ -531,11 +571,54 @@ static void test_namespace(struct ustor_block_device *d)
 	       (unsigned long long)d->nblocks, d->block_size, md,
 	       fmt_size(sz, sizeof(sz), d->nblocks << d->block_shift), ns->info.nsid,
 	       ns->info.flbas_index, d->max_blocks, flags[0] ? flags : " none");
+}
+
+/* A read-only device: a write must be refused by uStor before it reaches
+ * the device. The probe writes back the data just read from the first
+ * scratch block, so even a write that went through changes nothing. */
+static void check_ro_refusal(struct ustor_block_device *d, struct bufs *b, const char *why)
+{
+	struct ustor_block_req req;
+	ustor_status st = io(d, USTOR_BLOCK_READ, scratch_lba, 1, b->save, &req);
+
+	if (st != USTOR_OK) {
+		report(d->name, "write-verify", SKIP, "%s", why);
+		return;
+	}
+	st = io(d, USTOR_BLOCK_WRITE, scratch_lba, 1, b->save, &req);
+	if (st == USTOR_ERR_READ_ONLY)
+		report(d->name, "write-verify", SKIP, "%s; a write of lba %llu was refused by uStor "
+		       "(USTOR_ERR_READ_ONLY) without reaching the device", why,
+		       (unsigned long long)scratch_lba);
+	else if (st == USTOR_OK)
+		report(d->name, "write-verify", FAIL, "%s, yet uStor carried out a write of lba %llu "
+		       "(it wrote back the data read there)", why, (unsigned long long)scratch_lba);
+	else
+		report(d->name, "write-verify", FAIL, "%s; a write of lba %llu reached the device, "
+		       "which answered %s", why, (unsigned long long)scratch_lba, describe(st, &req));
+}
+
+static void test_namespace(struct ustor_block_device *d)
+{
+	static const char *const io_checks[] = { "read0", "write-verify", "flush", "write-zeroes",
+						 "discard" };
+	struct vblk_slot *vs = vblk_of(d);
+	ustor_status *broken = broken_of(d);
+	const char *failed_earlier = vs != NULL ? "device failed earlier" : "controller failed earlier";
+	struct bufs b;
+	uint64_t seed = rdtsc() ^ 0x7553746f72ull; /* differs every run */
+	const char *no_write = NULL;
+	int device_ro = 0;
+	int writes_refused = 0;
+
+	check_identify(d, vs);
 	if (d->flags & USTOR_BDEV_F_UNUSABLE) {
+		const struct ustor_nvme_ns *ns = vs == NULL ? d->driver : NULL;
+
 		for (unsigned i = 0; i < sizeof(io_checks) / sizeof(io_checks[0]); i++)
-			report(d->name, io_checks[i], SKIP, "namespace I/O refused by uStor: %s%s",
-			       ustor_status_name(d->unusable_reason),
-			       ns->info.ms ? " (LBA format with metadata)" : "");
+			report(d->name, io_checks[i], SKIP, "%s I/O refused by uStor: %s%s",
+			       vs != NULL ? "device" : "namespace", ustor_status_name(d->unusable_reason),
+			       ns != NULL && ns->info.ms ? " (LBA format with metadata)" : "");
 		return;
 	}
 
@@ -551,26 +634,30 @@ static void test_namespace(struct ustor_block_device *d)
 
 	/* The scratch region: from the command line, else the last 64 blocks. */
 	no_write = scratch_region(d, &scratch_lba, &scratch_nblocks);
-	if (kopt.read_only)
+	if (kopt.read_only) {
 		no_write = "read-only mode (ro=1)";
-	else if (d->flags & USTOR_BDEV_F_READ_ONLY)
-		no_write = "the namespace is read-only";
+	} else if (d->flags & USTOR_BDEV_F_READ_ONLY) {
+		device_ro = no_write == NULL;
+		no_write = vs != NULL ? "the device is read-only (VIRTIO_BLK_F_RO)"
+				      : "the namespace is read-only";
+	}
 
 	check_read0(d, &b);
-	if (kopt.peek_set && !cs->broken)
+	if (kopt.peek_set && !*broken)
 		check_peek(d, &b);
 
-	if (cs->broken)
-		report(d->name, "write-verify", SKIP, "controller failed earlier: %s",
-		       ustor_status_name(cs->broken));
+	if (*broken)
+		report(d->name, "write-verify", SKIP, "%s: %s", failed_earlier,
+		       ustor_status_name(*broken));
+	else if (device_ro)
+		check_ro_refusal(d, &b, no_write);
 	else if (no_write != NULL)
 		report(d->name, "write-verify", SKIP, "%s", no_write);
 	else
 		writes_refused = check_write_verify(d, &b, seed);
 
-	if (cs->broken) {
-		report(d->name, "flush", SKIP, "controller failed earlier: %s",
-		       ustor_status_name(cs->broken));
+	if (*broken) {
+		report(d->name, "flush", SKIP, "%s: %s", failed_earlier, ustor_status_name(*broken));
 	} else {
 		struct ustor_block_req req;
 		ustor_status st = io(d, USTOR_BLOCK_FLUSH, 0, 0, NULL, &req);
@@ -590,11 +677,13 @@ static void test_namespace(struct ustor_block_device *d)
 		uint32_t flag = ops[i] == USTOR_BLOCK_WRITE_ZEROES ? USTOR_BDEV_F_WRITE_ZEROES
 								   : USTOR_BDEV_F_DISCARD;
 
-		if (!(d->flags & flag))
+		if (!(d->flags & flag) && vs != NULL)
+			report(d->name, check, SKIP, "not offered by the device (VIRTIO_BLK_F_%s)",
+			       ops[i] == USTOR_BLOCK_WRITE_ZEROES ? "WRITE_ZEROES" : "DISCARD");
+		else if (!(d->flags & flag))
 			report(d->name, check, SKIP, "not supported by the device (Identify ONCS)");
-		else if (cs->broken)
-			report(d->name, check, SKIP, "controller failed earlier: %s",
-			       ustor_status_name(cs->broken));
+		else if (*broken)
+			report(d->name, check, SKIP, "%s: %s", failed_earlier, ustor_status_name(*broken));
 		else if (no_write != NULL)
 			report(d->name, check, SKIP, "%s", no_write);
 		else if (writes_refused)
@@ -603,14 +692,14 @@ static void test_namespace(struct ustor_block_device *d)
 			check_zeroes_or_discard(d, &b, seed, ops[i]);
 	}
 
-	if (kopt.bench_qd1 && !cs->broken)
+	if (kopt.bench_qd1 && !*broken)
 		bench_qd1(d, &b);
 out:
-	if (cs->broken) {
+	if (*broken) {
 		/* A command timed out and was abandoned: the device may still DMA
 		 * into these pages. Never reuse them. */
 		kprintf("selftest: %s: keeping the test buffers allocated after %s\n", d->name,
-			ustor_status_name(cs->broken));
+			ustor_status_name(*broken));
 		return;
 	}
 	if (b.save != NULL)
@@ -881,14 +970,16 @@ unsigned selftest_bring_up(void)
 		"mode=%s bench=%s\n", n_ctrls, kopt.scratch_set ? "custom" : "last-64-blocks",
 		kopt.read_only, kopt.queues, kopt.depth, kopt.irq ? "irq (MSI-X)" : "poll",
 		kopt.bench_qd1 ? "qd1" : "none");
-	if (n_ctrls == 0)
-		report("pci", "discovery", FAIL, "no NVMe controller (class 01h/08h/02h) found");
 
 	/* Bring every controller up first: they then work side by side. */
 	for (unsigned i = 0; i < n_ctrls; i++) {
 		ctrls[i].pci = found[i];
 		ctrl_bring_up(&ctrls[i], i);
 	}
+	vblk_bring_up_all();
+	if (n_ctrls == 0 && n_vblks == 0)
+		report("pci", "discovery", FAIL, "no NVMe controller (class 01h/08h/02h) and no "
+		       "virtio-blk device found");
 	return n_ctrls;
 }
 
@@ -908,6 +999,9 @@ void selftest_checks(void)
 		check_irq(&ctrls[i]);
 		check_smart(&ctrls[i]);
 	}
+	for (unsigned i = 0; i < n_vblks; i++)
+		if (vblks[i].up)
+			test_namespace(ustor_virtio_blk_bdev(&vblks[i].vb));
 }
 
 void selftest_shutdown(void)
@@ -918,6 +1012,7 @@ void selftest_shutdown(void)
 		check_shutdown(&ctrls[i]);
 		ctrls[i].up = 0;
 	}
+	vblk_shutdown_all();
 }
 
 unsigned selftest_done(void)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A small command shell on COM1, entered with shell=1 on the command line:
- * the controllers are brought up as for the self-test (the `init` lines),
- * then the kernel prompts `ustor> ` and runs one command per line until
- * `exit`, which shuts the controllers down (the `shutdown` lines), prints
- * USTOR-DONE and leaves QEMU through isa-debug-exit.
+ * the controllers (and virtio-blk disks) are brought up as for the
+ * self-test (the `init` lines), then the kernel prompts `ustor> ` and runs
+ * one command per line until `exit`, which shuts them down (the `shutdown`
+ * lines), prints USTOR-DONE and leaves QEMU through isa-debug-exit. `list`,
+ * `dd`, `write` and `bench` work on virtio-blk disks (vblk0...) too; the
+ * NVMe-only commands (nvmectl, ready, smart) leave them out.
  *
  * Input is polled: the UART's line status register says when a byte
  * waits (console_getc). Between polls the CPU sleeps in irq_wait() when
@@ -168,6 +170,9 @@ static struct ustor_block_device *find_dev(const char *name)
 				return d;
 		}
 	}
+	for (unsigned i = 0; i < n_vblks; i++)
+		if (vblks[i].up && str_eq(vblks[i].vb.bdev.name, name))
+			return ustor_virtio_blk_bdev(&vblks[i].vb);
 	kprintf("no namespace \"%s\" (`list` shows them)\n", name);
 	return NULL;
 }
@@ -195,11 +200,11 @@ static ustor_status shell_io(struct ustor_block_device *d, uint8_t op, uint64_t 
 			     struct ustor_block_req *req)
 {
 	ustor_status st = nvme_io(d, op, lba, n, shell_buf, req);
-	struct ctrl_slot *cs = slot_of(d);
+	ustor_status broken = *broken_of(d);
 
-	if (cs != NULL && cs->broken && st != USTOR_OK) {
-		kprintf("%s: %s: the controller is out of service; this buffer is abandoned\n",
-			d->name, ustor_status_name(cs->broken));
+	if (broken && st != USTOR_OK) {
+		kprintf("%s: %s: the %s is out of service; this buffer is abandoned\n",
+			d->name, ustor_status_name(broken), vblk_of(d) ? "device" : "controller");
 		shell_buf = page_alloc(SHELL_BUF_BYTES, PAGE_SIZE);
 	}
 	return st;
@@ -222,7 +227,8 @@ static void cmd_help(void)
 		"commands:",
 		"  nvmectl info [nvmeX]    controller identity, CAP fields, VS, MDTS, queues",
 		"  ready                   controller status (CSTS) of every controller",
-		"  list                    namespaces: name, blocks x size, capacity, flags",
+		"  list                    namespaces and virtio-blk disks: name, blocks x size,",
+		"                          capacity, flags",
 		"  smart [nvmeX]           SMART / health log, decoded",
 		"  dd <dev> <lba> [count]  hex dump of blocks (default 1)",
 		"  write <dev> <lba> <hex-byte> [force]",
@@ -231,7 +237,7 @@ static void cmd_help(void)
 		"  bench <dev> [seconds]   QD1 random 4 KiB reads (default 1 s, at most 60)",
 		"  help                    this list",
 		"  exit                    shut the controllers down and leave (USTOR-DONE)",
-		"numbers: decimal or 0x hex; <dev> as `list` names it (nvme0n1)",
+		"numbers: decimal or 0x hex; <dev> as `list` names it (nvme0n1, vblk0)",
 	};
 
 	for (unsigned i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
@@ -361,7 +367,7 @@ static void cmd_ready(void)
 
 static void cmd_list(void)
 {
-	unsigned n = 0;
+	unsigned n = 0, nvb = 0;
 
 	kprintf("%-10s %-22s %-10s %s\n", "NAME", "BLOCKS x SIZE", "CAPACITY", "FLAGS");
 	for (unsigned i = 0; i < n_ctrls; i++) {
@@ -384,7 +390,28 @@ static void cmd_list(void)
 			n++;
 		}
 	}
-	kprintf("%u namespace(s)\n", n);
+	for (unsigned i = 0; i < n_vblks; i++) {
+		struct ustor_block_device *d = ustor_virtio_blk_bdev(&vblks[i].vb);
+		char geo[40], sz[32];
+
+		if (!vblks[i].up)
+			continue;
+		ksnprintf(geo, sizeof(geo), "%llu x %u B", (unsigned long long)d->nblocks,
+			  d->block_size);
+		kprintf("%-10s %-22s %-10s virtio-%s serial \"%s\"%s%s%s%s%s\n", d->name, geo,
+			fmt_size(sz, sizeof(sz), d->nblocks << d->block_shift),
+			vblks[i].on_pci ? "pci" : "mmio", d->serial,
+			(d->flags & USTOR_BDEV_F_VOLATILE_CACHE) ? " write-cache" : "",
+			(d->flags & USTOR_BDEV_F_DISCARD) ? " discard" : "",
+			(d->flags & USTOR_BDEV_F_WRITE_ZEROES) ? " write-zeroes" : "",
+			(d->flags & USTOR_BDEV_F_READ_ONLY) ? " read-only" : "",
+			(d->flags & USTOR_BDEV_F_UNUSABLE) ? " UNUSABLE" : "");
+		nvb++;
+	}
+	if (nvb != 0)
+		kprintf("%u namespace(s), %u virtio-blk disk(s)\n", n, nvb);
+	else
+		kprintf("%u namespace(s)\n", n);
 }
 
 static void cmd_smart(unsigned argc, char *argv[])
@@ -602,8 +629,7 @@ static void cmd_bench(unsigned argc, char *argv[])
 	if (r.st != USTOR_OK) {
 		kprintf("bench: %s: read failed after %llu reads: %s\n", d->name,
 			(unsigned long long)r.reads, describe(r.st, &r.req));
-		struct ctrl_slot *cs = slot_of(d);
-		if (cs != NULL && cs->broken)
+		if (*broken_of(d))
 			shell_buf = page_alloc(SHELL_BUF_BYTES, PAGE_SIZE); /* never reuse it */
 		return;
 	}
@@ -623,11 +649,18 @@ unsigned shell_run(void)
 
 	selftest_bring_up();
 	shell_buf = page_alloc(SHELL_BUF_BYTES, PAGE_SIZE);
+	unsigned nvb = 0;
+	char vb_text[48] = "";
+
 	for (unsigned i = 0; i < n_ctrls; i++)
 		if (ctrls[i].up)
 			nns += ustor_nvme_ns_count(&ctrls[i].ctrl);
-	kprintf("uStor shell: %u controller(s), %u namespace(s), %s mode; `help` lists the "
-		"commands\n", n_ctrls, nns, kopt.irq ? "interrupt" : "polling");
+	for (unsigned i = 0; i < n_vblks; i++)
+		nvb += vblks[i].up ? 1u : 0u;
+	if (nvb != 0)
+		ksnprintf(vb_text, sizeof(vb_text), ", %u virtio-blk disk(s)", nvb);
+	kprintf("uStor shell: %u controller(s), %u namespace(s)%s, %s mode; `help` lists the "
+		"commands\n", n_ctrls, nns, vb_text, kopt.irq ? "interrupt" : "polling");
 	for (;;) {
 		unsigned argc;
 
