@@ -190,7 +190,9 @@ struct ustor_virtq {
 /*
  * Look at a virtio-mmio register window: USTOR_OK if MagicValue is "virt"
  * and Version is 1 or 2; *out_device_id (0: an empty slot) and
- * *out_version may be NULL. USTOR_ERR_UNSUPPORTED otherwise (no log).
+ * *out_version may be NULL. USTOR_ERR_UNSUPPORTED otherwise (no log);
+ * *out_version is written whenever the magic matches, even for an
+ * unsupported version, so a caller can tell that from an empty window.
  */
 ustor_status ustor_virtio_mmio_probe(const struct ustor_hal *hal, volatile void *base,
 				     uint32_t *out_device_id, uint32_t *out_version);

@@ -48,7 +48,9 @@
 struct ustor_virtio_blk_config {
 	uint32_t queue_size;	     /* entries to ask for [256]: rounded down to a power
 				      * of two, at most the device's and
-				      * USTOR_VIRTIO_MAX_QUEUE_SIZE, at least 4 */
+				      * USTOR_VIRTIO_MAX_QUEUE_SIZE; raised to 4
+				      * (the least that holds a request) if the
+				      * device allows it, else init fails */
 	uint32_t max_transfer_bytes; /* cap on one chain's data [0: seg_max/size_max only] */
 	uint32_t io_timeout_ms;	     /* bound of each synchronous block call [30000] */
 	uint32_t init_timeout_ms;    /* bound of reset waits and of GET_ID at init [5000] */

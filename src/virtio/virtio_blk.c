@@ -331,6 +331,8 @@ static ustor_status ustor_vblk_queue_init(struct ustor_virtio_blk *vb)
 	if (size > USTOR_VIRTIO_MAX_QUEUE_SIZE)
 		size = USTOR_VIRTIO_MAX_QUEUE_SIZE;
 	size = size == 0 ? 0 : 1u << ustor_vblk_log2(size); /* a power of two (2.7) */
+	if (size < 4u && max >= 4u)
+		size = 4u; /* a request needs up to 3 descriptors; ask for room for one */
 	if (size < 4u) {
 		USTOR_ERR(hal, "%s: queue of %u entries (device maximum %u) cannot hold a request",
 			  vb->bdev.name, size, max);
