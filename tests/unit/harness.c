@@ -44,6 +44,24 @@ int harness_done(void)
 	return harness_failures == 0 ? 0 : 1;
 }
 
+void harness_check_violations(const char *v)
+{
+	if (v[0] != '\0') {
+		fprintf(stderr, "model host violations:\n%s", v);
+		harness_fail(__FILE__, __LINE__, "host violations recorded by the model");
+	}
+}
+
+void harness_check_leaks(const struct ustor_test_hal *h)
+{
+	if (ustor_test_hal_live_allocs(h) != 0) {
+		fprintf(stderr, "%zu DMA allocations leaked\n", ustor_test_hal_live_allocs(h));
+		harness_fail(__FILE__, __LINE__, "DMA memory leaked");
+	}
+	if (harness_failures != 0 && getenv("USTOR_TEST_VERBOSE") == NULL)
+		fprintf(stderr, "--- library log ---\n%s", ustor_test_hal_log_text(h));
+}
+
 void fx_setup(struct fixture *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -78,19 +96,10 @@ void fx_finish(struct fixture *f)
 	if (f->ctrl->state == 1 /* ready */)
 		CHECK_OK(ustor_nvme_ctrl_shutdown(f->ctrl));
 	if (f->model_up) {
-		const char *v = ustor_nvme_model_violations(&f->m);
-		if (v[0] != '\0') {
-			fprintf(stderr, "model host violations:\n%s", v);
-			harness_fail(__FILE__, __LINE__, "host violations recorded by the model");
-		}
+		harness_check_violations(ustor_nvme_model_violations(&f->m));
 		ustor_nvme_model_fini(&f->m);
 	}
-	if (ustor_test_hal_live_allocs(&f->h) != 0) {
-		fprintf(stderr, "%zu DMA allocations leaked\n", ustor_test_hal_live_allocs(&f->h));
-		harness_fail(__FILE__, __LINE__, "DMA memory leaked");
-	}
-	if (harness_failures != 0 && getenv("USTOR_TEST_VERBOSE") == NULL)
-		fprintf(stderr, "--- library log ---\n%s", ustor_test_hal_log_text(&f->h));
+	harness_check_leaks(&f->h);
 	for (i = 0; i < f->nbufs; i++)
 		free(f->bufs[i]);
 	ustor_test_hal_fini(&f->h);

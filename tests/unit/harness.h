@@ -67,6 +67,12 @@ struct fixture {
 	unsigned nbufs;
 };
 
+/* Teardown checks every fixture shares: the model recorded no host
+ * violations (`v` is its text), and the HAL has no DMA memory left
+ * allocated (the library log is printed when anything failed). */
+void harness_check_violations(const char *v);
+void harness_check_leaks(const struct ustor_test_hal *h);
+
 /* HAL and default configs (model: one 2048 x 512 namespace; driver:
  * defaults plus PCI enable through the model's config space). */
 void fx_setup(struct fixture *f);

@@ -92,19 +92,11 @@ static void vfx_finish(struct vfx *f)
 	if (f->vb->state == 1 /* ready */ || f->vb->state == 3 /* broken */)
 		CHECK_OK(ustor_virtio_blk_shutdown(f->vb));
 	if (f->model_up) {
-		const char *v = ustor_virtio_blk_model_violations(&f->m);
-		if (v[0] != '\0' && !f->allow_violations) {
-			fprintf(stderr, "model host violations:\n%s", v);
-			harness_fail(__FILE__, __LINE__, "host violations recorded by the model");
-		}
+		if (!f->allow_violations)
+			harness_check_violations(ustor_virtio_blk_model_violations(&f->m));
 		ustor_virtio_blk_model_fini(&f->m);
 	}
-	if (ustor_test_hal_live_allocs(&f->h) != 0) {
-		fprintf(stderr, "%zu DMA allocations leaked\n", ustor_test_hal_live_allocs(&f->h));
-		harness_fail(__FILE__, __LINE__, "DMA memory leaked");
-	}
-	if (harness_failures != 0 && getenv("USTOR_TEST_VERBOSE") == NULL)
-		fprintf(stderr, "--- library log ---\n%s", ustor_test_hal_log_text(&f->h));
+	harness_check_leaks(&f->h);
 	for (i = 0; i < f->nbufs; i++)
 		free(f->bufs[i]);
 	ustor_test_hal_fini(&f->h);
