@@ -122,43 +122,6 @@ static void port_pci_cfg_write32(void *ctx, uint32_t pci_addr, uint16_t offset, 
 	pci_cfg_write32(pci_addr, offset, val);
 }
 
-/* Narrow MMIO for virtio (ustor_virtio_blk_config.narrow): the virtio-pci
- * common configuration has 8- and 16-bit fields, and the spec asks for
- * accesses of their own width (VIRTIO 1.2 4.1.3.1). On x86 a volatile
- * access of that width is one mov of that width; BARs are mapped uncached,
- * so nothing merges or splits it. Without these uStor falls back to the
- * aligned 32-bit access around the field (vnarrow=0 tries that). */
-static uint8_t port_mmio_read8(void *ctx, volatile void *addr)
-{
-	(void)ctx;
-	return *(volatile uint8_t *)addr;
-}
-
-static uint16_t port_mmio_read16(void *ctx, volatile void *addr)
-{
-	(void)ctx;
-	return *(volatile uint16_t *)addr;     /* x86 is little-endian, like the registers */
-}
-
-static void port_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
-{
-	(void)ctx;
-	*(volatile uint8_t *)addr = val;
-}
-
-static void port_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
-{
-	(void)ctx;
-	*(volatile uint16_t *)addr = val;
-}
-
-const struct ustor_virtio_narrow port_virtio_narrow = {
-	.read8 = port_mmio_read8,
-	.read16 = port_mmio_read16,
-	.write8 = port_mmio_write8,
-	.write16 = port_mmio_write16,
-};
-
 void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_level level,
 		   int irq_mode)
 {
@@ -178,6 +141,13 @@ void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_l
 	hal->mmio_write32 = ustor_hal_default_mmio_write32;
 	hal->mmio_read64 = ustor_hal_default_mmio_read64;   /* used only with cfg.use_mmio64 */
 	hal->mmio_write64 = ustor_hal_default_mmio_write64;
+	/* 8/16-bit (movb/movw): virtio-pci's narrow common-configuration
+	 * fields, ISR byte and notification. vblk.c clears them for vnarrow=0
+	 * to exercise uStor's dword fallback. */
+	hal->mmio_read8 = ustor_hal_default_mmio_read8;
+	hal->mmio_read16 = ustor_hal_default_mmio_read16;
+	hal->mmio_write8 = ustor_hal_default_mmio_write8;
+	hal->mmio_write16 = ustor_hal_default_mmio_write16;
 	hal->wmb = ustor_hal_default_wmb;
 	hal->rmb = ustor_hal_default_rmb;
 

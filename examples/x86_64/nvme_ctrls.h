@@ -69,9 +69,6 @@ void vblk_shutdown_all(void);
 /* The virtio-blk a block device is, or NULL (an NVMe namespace). */
 struct vblk_slot *vblk_of(const struct ustor_block_device *d);
 
-/* 8- and 16-bit MMIO for virtio registers narrower than 32 bits (hal_port.c). */
-extern const struct ustor_virtio_narrow port_virtio_narrow;
-
 /* ---- shared helpers ------------------------------------------------------------------ */
 
 /* One line of the test contract: USTOR-TEST <dev> <check> PASS|FAIL|SKIP <detail>. */

@@ -50,11 +50,22 @@ static const char *transport_name(const struct vblk_slot *vs)
 	return vs->mmio_version == 1 ? "virtio-mmio version 1 (legacy)" : "virtio-mmio version 2";
 }
 
+/* vnarrow=0: no 8/16-bit MMIO in this device's HAL, so uStor takes the
+ * aligned dword around each narrow virtio-pci register. */
+static void vblk_narrow(struct ustor_hal *hal)
+{
+	if (!kopt.vnarrow_off)
+		return;
+	hal->mmio_read8 = NULL;
+	hal->mmio_read16 = NULL;
+	hal->mmio_write8 = NULL;
+	hal->mmio_write16 = NULL;
+}
+
 static void vblk_config(struct ustor_virtio_blk_config *cfg, unsigned index)
 {
 	ustor_virtio_blk_config_default(cfg);
 	cfg->index = (uint8_t)index;             /* names "vblk<index>" */
-	cfg->narrow = kopt.vnarrow_off ? NULL : &port_virtio_narrow;
 	if (kopt.depth != 0)                     /* a power of two >= 4 is used */
 		cfg->queue_size = kopt.depth < 4 ? 4u : kopt.depth;
 	if (kopt.io_timeout_ms != 0)
@@ -145,6 +156,7 @@ static void vblk_bring_up_pci(struct vblk_slot *vs)
 	vblk_config(&cfg, (unsigned)(vs - vblks));
 	port_hal_init(&vs->hal, &vs->port, kopt.log_level, 0);
 	vs->port.index = (unsigned)(vs - vblks);
+	vblk_narrow(&vs->hal);
 	st = ustor_virtio_blk_init_pci(&vs->vb, &vs->hal, p->bdf, bars, &cfg);
 	if (st != USTOR_OK) {
 		const char *hint = "";

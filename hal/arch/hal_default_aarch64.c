@@ -61,6 +61,36 @@ void ustor_hal_default_mmio_write64(void *ctx, volatile void *addr, uint64_t val
 	__asm__ __volatile__("str %x0, [%1]" : : "rZ"(val), "r"(addr) : "memory");
 }
 
+uint8_t ustor_hal_default_mmio_read8(void *ctx, volatile void *addr)
+{
+	uint32_t val;
+
+	(void)ctx;
+	__asm__ __volatile__("ldrb %w0, [%1]" : "=r"(val) : "r"(addr) : "memory");
+	return (uint8_t)val;
+}
+
+uint16_t ustor_hal_default_mmio_read16(void *ctx, volatile void *addr)
+{
+	uint32_t val;
+
+	(void)ctx;
+	__asm__ __volatile__("ldrh %w0, [%1]" : "=r"(val) : "r"(addr) : "memory");
+	return (uint16_t)val;
+}
+
+void ustor_hal_default_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
+{
+	(void)ctx;
+	__asm__ __volatile__("strb %w0, [%1]" : : "rZ"((uint32_t)val), "r"(addr) : "memory");
+}
+
+void ustor_hal_default_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
+{
+	(void)ctx;
+	__asm__ __volatile__("strh %w0, [%1]" : : "rZ"((uint32_t)val), "r"(addr) : "memory");
+}
+
 void ustor_hal_default_wmb(void *ctx)
 {
 	(void)ctx;

@@ -64,6 +64,48 @@ void ustor_hal_default_mmio_write64(void *ctx, volatile void *addr, uint64_t val
 	ustor_hal_default_mmio_write32(ctx, reg + 4, (uint32_t)(val >> 32));
 }
 
+uint8_t ustor_hal_default_mmio_read8(void *ctx, volatile void *addr)
+{
+	uint8_t val;
+
+	(void)ctx;
+	__asm__ __volatile__("movb %1, %0"
+			     : "=q"(val)
+			     : "m"(*(volatile uint8_t *)addr)
+			     : "memory");
+	return val;
+}
+
+uint16_t ustor_hal_default_mmio_read16(void *ctx, volatile void *addr)
+{
+	uint16_t val;
+
+	(void)ctx;
+	__asm__ __volatile__("movw %1, %0"
+			     : "=r"(val)
+			     : "m"(*(volatile uint16_t *)addr)
+			     : "memory");
+	return val;
+}
+
+void ustor_hal_default_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
+{
+	(void)ctx;
+	__asm__ __volatile__("movb %1, %0"
+			     : "=m"(*(volatile uint8_t *)addr)
+			     : "q"(val)
+			     : "memory");
+}
+
+void ustor_hal_default_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
+{
+	(void)ctx;
+	__asm__ __volatile__("movw %1, %0"
+			     : "=m"(*(volatile uint16_t *)addr)
+			     : "r"(val)
+			     : "memory");
+}
+
 void ustor_hal_default_wmb(void *ctx)
 {
 	(void)ctx;

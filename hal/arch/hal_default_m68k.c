@@ -6,7 +6,8 @@
  * Byte order: the CPU is big-endian, NVMe and virtio registers are
  * little-endian, and these defaults assume a bridge that passes byte lanes
  * straight through (QEMU's m68k virt does for virtio-mmio). A 32-bit load
- * then returns the register byte-reversed, so every accessor swaps. A port
+ * then returns the register byte-reversed, so every accessor wider than a
+ * byte swaps. A port
  * whose bridge swaps in hardware must supply its own accessors without the
  * swap.
  *
@@ -69,6 +70,44 @@ void ustor_hal_default_mmio_write64(void *ctx, volatile void *addr, uint64_t val
 
 	ustor_hal_default_mmio_write32(ctx, reg, (uint32_t)val);
 	ustor_hal_default_mmio_write32(ctx, reg + 4, (uint32_t)(val >> 32));
+}
+
+/* A 16-bit register is little-endian too: swap its two bytes. */
+static inline uint16_t ustor_m68k_swab16(uint16_t v)
+{
+	return (uint16_t)((v >> 8) | (v << 8));
+}
+
+uint8_t ustor_hal_default_mmio_read8(void *ctx, volatile void *addr)
+{
+	uint8_t val;
+
+	(void)ctx;
+	__asm__ __volatile__("move.b (%1),%0" : "=d"(val) : "a"(addr) : "memory");
+	return val;
+}
+
+uint16_t ustor_hal_default_mmio_read16(void *ctx, volatile void *addr)
+{
+	uint16_t raw;
+
+	(void)ctx;
+	__asm__ __volatile__("move.w (%1),%0" : "=d"(raw) : "a"(addr) : "memory");
+	return ustor_m68k_swab16(raw);
+}
+
+void ustor_hal_default_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
+{
+	(void)ctx;
+	__asm__ __volatile__("move.b %0,(%1)" : : "d"(val), "a"(addr) : "memory");
+}
+
+void ustor_hal_default_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
+{
+	uint16_t raw = ustor_m68k_swab16(val);
+
+	(void)ctx;
+	__asm__ __volatile__("move.w %0,(%1)" : : "d"(raw), "a"(addr) : "memory");
 }
 
 void ustor_hal_default_wmb(void *ctx)

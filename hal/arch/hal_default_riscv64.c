@@ -63,6 +63,42 @@ void ustor_hal_default_mmio_write64(void *ctx, volatile void *addr, uint64_t val
 	__asm__ __volatile__("fence io,o\n\tsd %z0, 0(%1)" : : "rJ"(val), "r"(addr) : "memory");
 }
 
+uint8_t ustor_hal_default_mmio_read8(void *ctx, volatile void *addr)
+{
+	uint64_t val;
+
+	(void)ctx;
+	__asm__ __volatile__("fence io,i\n\tlbu %0, 0(%1)" : "=r"(val) : "r"(addr) : "memory");
+	return (uint8_t)val;
+}
+
+uint16_t ustor_hal_default_mmio_read16(void *ctx, volatile void *addr)
+{
+	uint64_t val;
+
+	(void)ctx;
+	__asm__ __volatile__("fence io,i\n\tlhu %0, 0(%1)" : "=r"(val) : "r"(addr) : "memory");
+	return (uint16_t)val;
+}
+
+void ustor_hal_default_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
+{
+	(void)ctx;
+	__asm__ __volatile__("fence io,o\n\tsb %z0, 0(%1)"
+			     :
+			     : "rJ"((uint64_t)val), "r"(addr)
+			     : "memory");
+}
+
+void ustor_hal_default_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
+{
+	(void)ctx;
+	__asm__ __volatile__("fence io,o\n\tsh %z0, 0(%1)"
+			     :
+			     : "rJ"((uint64_t)val), "r"(addr)
+			     : "memory");
+}
+
 void ustor_hal_default_wmb(void *ctx)
 {
 	(void)ctx;

@@ -227,9 +227,10 @@ refuse:
 
 /* ---- MMIO ------------------------------------------------------------- */
 
-static struct ustor_test_hal_mmio *mmio_find(struct ustor_test_hal *h,
-					      volatile void *addr,
-					      uint32_t *out_off)
+static struct ustor_test_hal_mmio *mmio_find_w(struct ustor_test_hal *h,
+						volatile void *addr,
+						uint32_t *out_off,
+						uintptr_t width)
 {
 	uintptr_t a = (uintptr_t)addr;
 
@@ -239,16 +240,79 @@ static struct ustor_test_hal_mmio *mmio_find(struct ustor_test_hal *h,
 		if (w->size && a >= w->base && a - w->base < w->size) {
 			uintptr_t off = a - w->base;
 
-			if ((off & 3) != 0 || w->size - off < 4)
+			if ((off & (width - 1)) != 0 || w->size - off < width)
 				hal_die("MMIO access at %p: offset 0x%lx not "
-					"a whole aligned dword", (void *)a,
-					(unsigned long)off);
+					"a whole aligned %lu-byte register",
+					(void *)a, (unsigned long)off,
+					(unsigned long)width);
 			*out_off = (uint32_t)off;
 			return w;
 		}
 	}
 	hal_die("MMIO access at %p: outside every register window",
 		(void *)a);
+}
+
+static struct ustor_test_hal_mmio *mmio_find(struct ustor_test_hal *h,
+					      volatile void *addr,
+					      uint32_t *out_off)
+{
+	return mmio_find_w(h, addr, out_off, 4);
+}
+
+/* 8/16-bit access: the window's own handlers, or abort. */
+static struct ustor_test_hal_mmio *mmio_find_narrow(struct ustor_test_hal *h,
+						     volatile void *addr,
+						     uint32_t *out_off,
+						     uintptr_t width)
+{
+	struct ustor_test_hal_mmio *w = mmio_find_w(h, addr, out_off, width);
+
+	if (!w->read8)
+		hal_die("%lu-byte MMIO access at %p: the window has no "
+			"8/16-bit handlers", (unsigned long)width,
+			(void *)(uintptr_t)addr);
+	return w;
+}
+
+static uint8_t hal_mmio_read8(void *ctx, volatile void *addr)
+{
+	struct ustor_test_hal *h = hal_of(ctx);
+	uint32_t off;
+	struct ustor_test_hal_mmio *w = mmio_find_narrow(h, addr, &off, 1);
+
+	h->mmio_narrow_reads++;
+	return w->read8(w->dev, off);
+}
+
+static uint16_t hal_mmio_read16(void *ctx, volatile void *addr)
+{
+	struct ustor_test_hal *h = hal_of(ctx);
+	uint32_t off;
+	struct ustor_test_hal_mmio *w = mmio_find_narrow(h, addr, &off, 2);
+
+	h->mmio_narrow_reads++;
+	return w->read16(w->dev, off);
+}
+
+static void hal_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
+{
+	struct ustor_test_hal *h = hal_of(ctx);
+	uint32_t off;
+	struct ustor_test_hal_mmio *w = mmio_find_narrow(h, addr, &off, 1);
+
+	h->mmio_narrow_writes++;
+	w->write8(w->dev, off, val);
+}
+
+static void hal_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
+{
+	struct ustor_test_hal *h = hal_of(ctx);
+	uint32_t off;
+	struct ustor_test_hal_mmio *w = mmio_find_narrow(h, addr, &off, 2);
+
+	h->mmio_narrow_writes++;
+	w->write16(w->dev, off, val);
 }
 
 static uint32_t hal_mmio_read32(void *ctx, volatile void *addr)
@@ -433,6 +497,10 @@ void ustor_test_hal_init(struct ustor_test_hal *h)
 	h->hal.mmio_write32 = hal_mmio_write32;
 	h->hal.mmio_read64 = hal_mmio_read64;
 	h->hal.mmio_write64 = hal_mmio_write64;
+	h->hal.mmio_read8 = hal_mmio_read8;
+	h->hal.mmio_read16 = hal_mmio_read16;
+	h->hal.mmio_write8 = hal_mmio_write8;
+	h->hal.mmio_write16 = hal_mmio_write16;
 	h->hal.wmb = hal_wmb;
 	h->hal.rmb = hal_rmb;
 	h->hal.now_ns = hal_now_ns;
@@ -597,6 +665,33 @@ void ustor_test_hal_attach_mmio(struct ustor_test_hal *h, volatile void *base,
 	slot->dev = dev;
 	slot->read32 = read32;
 	slot->write32 = write32;
+}
+
+void ustor_test_hal_attach_mmio_narrow(struct ustor_test_hal *h,
+				       volatile void *base,
+				       uint8_t (*read8)(void *dev, uint32_t off),
+				       uint16_t (*read16)(void *dev,
+							  uint32_t off),
+				       void (*write8)(void *dev, uint32_t off,
+						      uint8_t val),
+				       void (*write16)(void *dev, uint32_t off,
+						       uint16_t val))
+{
+	if (!read8 || !read16 || !write8 || !write16)
+		hal_die("attach_mmio_narrow: bad arguments");
+	for (unsigned i = 0; i < USTOR_TEST_HAL_MAX_MMIO; i++) {
+		struct ustor_test_hal_mmio *w = &h->mmio[i];
+
+		if (w->size && w->base == (uintptr_t)base) {
+			w->read8 = read8;
+			w->read16 = read16;
+			w->write8 = write8;
+			w->write16 = write16;
+			return;
+		}
+	}
+	hal_die("attach_mmio_narrow(%p): no such window",
+		(void *)(uintptr_t)base);
 }
 
 void ustor_test_hal_detach_mmio(struct ustor_test_hal *h, volatile void *base)

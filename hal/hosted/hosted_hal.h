@@ -15,7 +15,11 @@
  *     non-adjacent bus page (reverse order, with a gap after each), so code
  *     that assumes a buffer is bus-contiguous corrupts data visibly.
  *   - MMIO goes to register windows that device models attach; an access
- *     outside every window, or unaligned, aborts.
+ *     outside every window, or unaligned, aborts. hal.mmio_read8/16 and
+ *     mmio_write8/16 are set and reach a window's 8/16-bit handlers
+ *     (ustor_test_hal_attach_mmio_narrow); on a window without them they
+ *     abort. A test clears the four members to exercise uStor's dword
+ *     fallback.
  *   - Time is virtual: `now` advances only when the library reads the clock
  *     or delays, so timeouts of seconds run in microseconds and tests are
  *     deterministic.
@@ -53,6 +57,11 @@ struct ustor_test_hal_mmio {
 	void *dev;
 	uint32_t (*read32)(void *dev, uint32_t off);
 	void (*write32)(void *dev, uint32_t off, uint32_t val);
+	/* Optional 8/16-bit handlers (NULL: such an access aborts). */
+	uint8_t (*read8)(void *dev, uint32_t off);
+	uint16_t (*read16)(void *dev, uint32_t off);
+	void (*write8)(void *dev, uint32_t off, uint8_t val);
+	void (*write16)(void *dev, uint32_t off, uint16_t val);
 };
 
 struct ustor_test_hal_region; /* private: one DMA allocation or buffer */
@@ -96,6 +105,8 @@ struct ustor_test_hal {
 	uint64_t virt_to_bus_failures; /* answered USTOR_ERR_NOT_DMA_ABLE */
 	uint64_t mmio_reads;      /* 32-bit device reads (a 64-bit read is 2) */
 	uint64_t mmio_writes;     /* 32-bit device writes (a 64-bit write is 2) */
+	uint64_t mmio_narrow_reads;  /* 8- and 16-bit device reads */
+	uint64_t mmio_narrow_writes; /* 8- and 16-bit device writes */
 	uint64_t wmb_count;
 	uint64_t rmb_count;
 	uint64_t now_calls;
@@ -166,6 +177,22 @@ void ustor_test_hal_attach_mmio(struct ustor_test_hal *h, volatile void *base,
 				uint32_t (*read32)(void *dev, uint32_t off),
 				void (*write32)(void *dev, uint32_t off,
 						uint32_t val));
+
+/*
+ * Give the window attached at `base` 8- and 16-bit handlers (byte offset,
+ * value in CPU order; the access is naturally aligned). All four are
+ * required; aborts if there is no window at `base`. Detaching the window
+ * drops them.
+ */
+void ustor_test_hal_attach_mmio_narrow(struct ustor_test_hal *h,
+				       volatile void *base,
+				       uint8_t (*read8)(void *dev, uint32_t off),
+				       uint16_t (*read16)(void *dev,
+							  uint32_t off),
+				       void (*write8)(void *dev, uint32_t off,
+						      uint8_t val),
+				       void (*write16)(void *dev, uint32_t off,
+						       uint16_t val));
 
 /* Detach the window attached at `base`; aborts if there is none. */
 void ustor_test_hal_detach_mmio(struct ustor_test_hal *h, volatile void *base);

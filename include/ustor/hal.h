@@ -26,6 +26,8 @@
  *       .mmio_write32 = ustor_hal_default_mmio_write32,
  *       .mmio_read64 = ustor_hal_default_mmio_read64,
  *       .mmio_write64 = ustor_hal_default_mmio_write64,
+ *       .mmio_read8 = ustor_hal_default_mmio_read8,    // and read16,
+ *       .mmio_write8 = ustor_hal_default_mmio_write8,  // write16 alike
  *       .wmb = ustor_hal_default_wmb,
  *       .rmb = ustor_hal_default_rmb,
  *       .now_ns = my_tsc_ns,
@@ -137,6 +139,23 @@ struct ustor_hal {
 	 */
 	uint64_t (*mmio_read64)(void *ctx, volatile void *addr);
 	void (*mmio_write64)(void *ctx, volatile void *addr, uint64_t val);
+
+	/*
+	 * Optional 8- and 16-bit access, with the contract of the 32-bit pair:
+	 * values in CPU byte order in and out (the registers are
+	 * little-endian), one single access of exactly that width, not
+	 * reordered with other MMIO accesses. virtio-pci uses them for the
+	 * 8/16-bit fields of its common configuration, the ISR byte and the
+	 * queue notification. NULL: uStor falls back to the enclosing aligned
+	 * dword (a read-modify-write for stores), which some devices do not
+	 * decode as narrow fields: QEMU's virtio-pci common configuration
+	 * decodes an access by its start offset, so queue_select cannot be
+	 * written and only queue 0 of a virtio device is usable.
+	 */
+	uint8_t (*mmio_read8)(void *ctx, volatile void *addr);
+	uint16_t (*mmio_read16)(void *ctx, volatile void *addr);
+	void (*mmio_write8)(void *ctx, volatile void *addr, uint8_t val);
+	void (*mmio_write16)(void *ctx, volatile void *addr, uint16_t val);
 
 	/*
 	 * Write barrier: every store the CPU made to DMA memory before this

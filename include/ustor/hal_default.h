@@ -3,7 +3,7 @@
  * uStor: ready-made MMIO and barrier callbacks for `struct ustor_hal`.
  *
  * Plug these into .mmio_read32/.mmio_write32/.mmio_read64/.mmio_write64/
- * .wmb/.rmb when the platform matches the assumptions below; otherwise write
+ * .mmio_read8/.mmio_read16/.mmio_write8/.mmio_write16/.wmb/.rmb when the platform matches the assumptions below; otherwise write
  * your own (hal.h states the contract). They ignore `ctx` and keep no state.
  *
  * Build exactly one implementation, the one for the target ARCH:
@@ -53,6 +53,17 @@ uint64_t ustor_hal_default_mmio_read64(void *ctx, volatile void *addr);
 void ustor_hal_default_mmio_write64(void *ctx, volatile void *addr, uint64_t val);
 
 /*
+ * 8- and 16-bit register access: one load or store of exactly that width
+ * (16-bit: `addr` 2-byte aligned), values in CPU byte order, with the same
+ * ordering as the 32-bit accessors. On m68k the 16-bit ones swap bytes
+ * (little-endian register behind a non-swapping bridge).
+ */
+uint8_t ustor_hal_default_mmio_read8(void *ctx, volatile void *addr);
+uint16_t ustor_hal_default_mmio_read16(void *ctx, volatile void *addr);
+void ustor_hal_default_mmio_write8(void *ctx, volatile void *addr, uint8_t val);
+void ustor_hal_default_mmio_write16(void *ctx, volatile void *addr, uint16_t val);
+
+/*
  * Write barrier: stores to DMA memory before it reach the device before any
  * store after it, to DMA memory or to a register (x86: compiler barrier;
  * aarch64: dmb oshst; riscv64: fence w,ow; m68k: nop).
@@ -77,6 +88,10 @@ USTOR_HAL_DEFAULT_FITS_(mmio_read32, ustor_hal_default_mmio_read32);
 USTOR_HAL_DEFAULT_FITS_(mmio_write32, ustor_hal_default_mmio_write32);
 USTOR_HAL_DEFAULT_FITS_(mmio_read64, ustor_hal_default_mmio_read64);
 USTOR_HAL_DEFAULT_FITS_(mmio_write64, ustor_hal_default_mmio_write64);
+USTOR_HAL_DEFAULT_FITS_(mmio_read8, ustor_hal_default_mmio_read8);
+USTOR_HAL_DEFAULT_FITS_(mmio_read16, ustor_hal_default_mmio_read16);
+USTOR_HAL_DEFAULT_FITS_(mmio_write8, ustor_hal_default_mmio_write8);
+USTOR_HAL_DEFAULT_FITS_(mmio_write16, ustor_hal_default_mmio_write16);
 USTOR_HAL_DEFAULT_FITS_(wmb, ustor_hal_default_wmb);
 USTOR_HAL_DEFAULT_FITS_(rmb, ustor_hal_default_rmb);
 #undef USTOR_HAL_DEFAULT_FITS_

@@ -13,13 +13,13 @@
  * Register access: every register goes through hal->mmio_read32/write32.
  * The VIRTIO spec asks for accesses of a field's own width in virtio-pci's
  * common configuration (8- and 16-bit fields) and in device configuration
- * spaces; a port that has 8/16-bit MMIO passes it in
- * `struct ustor_virtio_narrow` and uStor uses it for the PCI common
- * configuration, the ISR byte and the queue notification. Without it uStor
- * uses the aligned 32-bit access containing the field (a read-modify-write
- * for stores). QEMU decodes such an access by its start offset, which
- * covers everything a single-queue device needs (queue_select stays 0 and
- * is never written); other queues need the narrow accessors.
+ * spaces; uStor uses the HAL's optional hal->mmio_read8/16 and
+ * mmio_write8/16 for the PCI common configuration, the ISR byte and the
+ * queue notification. Without them uStor uses the aligned 32-bit access
+ * containing the field (a read-modify-write for stores). QEMU decodes such
+ * an access by its start offset, which covers everything a single-queue
+ * device needs (queue_select stays 0 and is never written); other queues
+ * need the 8/16-bit HAL members.
  */
 #ifndef USTOR_VIRTIO_H
 #define USTOR_VIRTIO_H
@@ -50,18 +50,6 @@
  * virtio-mmio device (GuestPageSize, QueueAlign); the queue's bus address
  * divided by it goes into the 32-bit QueuePFN. */
 #define USTOR_VIRTIO_LEGACY_PAGE 4096u
-
-/*
- * Optional 8- and 16-bit register access with the contract of
- * hal->mmio_read32/write32 (ctx is hal->ctx; values in CPU order; the
- * registers are little-endian; one access of exactly that width).
- */
-struct ustor_virtio_narrow {
-	uint8_t (*read8)(void *ctx, volatile void *addr);
-	uint16_t (*read16)(void *ctx, volatile void *addr);
-	void (*write8)(void *ctx, volatile void *addr, uint8_t val);
-	void (*write16)(void *ctx, volatile void *addr, uint16_t val);
-};
 
 struct ustor_virtio_dev;
 struct ustor_virtq;
@@ -99,7 +87,6 @@ struct ustor_virtio_transport_ops {
 struct ustor_virtio_dev {
 	const struct ustor_hal *hal;
 	const struct ustor_virtio_transport_ops *ops;
-	const struct ustor_virtio_narrow *narrow; /* may be NULL */
 	const char *name;			  /* for logs, e.g. "vblk0" */
 	uint8_t transport;			  /* USTOR_VIRTIO_TRANSPORT_* */
 	uint8_t legacy;				  /* rings and headers in CPU order, no VERSION_1 */
@@ -152,7 +139,6 @@ struct ustor_virtq {
 	uint16_t *next;			/* shadow of desc[].next; free list */
 	struct ustor_virtq_head *heads; /* shadow, per head */
 	const struct ustor_hal *hal;
-	const struct ustor_virtio_narrow *narrow;
 	volatile void *notify_addr; /* where a notification is written */
 	uint32_t notify_val;	    /* the value written (queue index) */
 	uint16_t size;		    /* power of two */

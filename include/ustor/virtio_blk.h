@@ -58,7 +58,6 @@ struct ustor_virtio_blk_config {
 				      * untranslatable buffers] */
 	uint64_t disable_features;   /* feature bits never to accept (USTOR_VIRTIO_FBIT(n)),
 				      * e.g. to leave discard off */
-	const struct ustor_virtio_narrow *narrow; /* optional 8/16-bit MMIO (virtio.h) */
 	uint32_t bar_bytes[6];			  /* PCI: size of each mapped BAR [0: unknown]; a
 				      * capability pointing past its BAR is refused */
 	uint8_t index;				  /* device number, for names ("vblk<index>") */

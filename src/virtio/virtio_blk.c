@@ -526,7 +526,6 @@ static ustor_status ustor_vblk_prepare(struct ustor_virtio_blk *vb, const struct
 	vb->bdev.timeout_ms = cfg->io_timeout_ms;
 	vb->bdev.unusable_reason = USTOR_OK;
 	vb->dev.name = vb->bdev.name;
-	vb->dev.narrow = cfg->narrow;
 	return USTOR_OK;
 }
 

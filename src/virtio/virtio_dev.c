@@ -9,14 +9,14 @@
 uint32_t ustor_virtio_rd_narrow(const struct ustor_virtio_dev *dev, volatile uint8_t *base,
 				uint32_t off, uint32_t width)
 {
-	const struct ustor_virtio_narrow *n = dev->narrow;
+	const struct ustor_hal *hal = dev->hal;
 	uint32_t shift = (off & 3u) * 8u;
 	uint32_t v;
 
-	if (n != NULL && width == 1 && n->read8 != NULL)
-		return n->read8(dev->hal->ctx, base + off);
-	if (n != NULL && width == 2 && n->read16 != NULL)
-		return n->read16(dev->hal->ctx, base + off);
+	if (width == 1 && hal->mmio_read8 != NULL)
+		return hal->mmio_read8(hal->ctx, base + off);
+	if (width == 2 && hal->mmio_read16 != NULL)
+		return hal->mmio_read16(hal->ctx, base + off);
 	v = ustor_virtio_rd32(dev, base, off & ~3u) >> shift;
 	return width == 1 ? (v & 0xffu) : (v & 0xffffu);
 }
@@ -24,17 +24,17 @@ uint32_t ustor_virtio_rd_narrow(const struct ustor_virtio_dev *dev, volatile uin
 void ustor_virtio_wr_narrow(const struct ustor_virtio_dev *dev, volatile uint8_t *base,
 			    uint32_t off, uint32_t width, uint32_t val)
 {
-	const struct ustor_virtio_narrow *n = dev->narrow;
+	const struct ustor_hal *hal = dev->hal;
 	uint32_t shift = (off & 3u) * 8u;
 	uint32_t mask = (width == 1 ? 0xffu : 0xffffu) << shift;
 	uint32_t v;
 
-	if (n != NULL && width == 1 && n->write8 != NULL) {
-		n->write8(dev->hal->ctx, base + off, (uint8_t)val);
+	if (width == 1 && hal->mmio_write8 != NULL) {
+		hal->mmio_write8(hal->ctx, base + off, (uint8_t)val);
 		return;
 	}
-	if (n != NULL && width == 2 && n->write16 != NULL) {
-		n->write16(dev->hal->ctx, base + off, (uint16_t)val);
+	if (width == 2 && hal->mmio_write16 != NULL) {
+		hal->mmio_write16(hal->ctx, base + off, (uint16_t)val);
 		return;
 	}
 	/* The other lanes get back what they read: a device that decodes

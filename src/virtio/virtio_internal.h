@@ -95,7 +95,7 @@ static inline void ustor_virtio_wr32(const struct ustor_virtio_dev *dev, volatil
 	dev->hal->mmio_write32(dev->hal->ctx, base + off, val);
 }
 
-/* 8/16-bit fields: the narrow accessors if the port has them, otherwise the
+/* 8/16-bit fields: hal->mmio_read8/16, mmio_write8/16 if the port has them, otherwise the
  * aligned dword holding the field (virtio.h says why that is enough).
  * Stores through the dword rewrite the other lanes with what was just
  * read from them. */

@@ -5,7 +5,7 @@
  * common configuration, notification area, ISR byte and device
  * configuration are. 8- and 16-bit fields of the common configuration go
  * through ustor_virtio_rd_narrow/wr_narrow (virtio.h explains the
- * fallback when the port has no narrow MMIO).
+ * fallback when the HAL has no mmio_read8/16, mmio_write8/16).
  */
 #include "virtio_internal.h"
 
@@ -73,8 +73,8 @@ static uint32_t pci_isr(struct ustor_virtio_dev *dev)
 	if (dev->isr_reg == NULL)
 		return 0;
 	/* Reading the ISR byte also clears it (4.1.4.5). */
-	if (dev->narrow != NULL && dev->narrow->read8 != NULL)
-		isr = dev->narrow->read8(dev->hal->ctx, dev->isr_reg);
+	if (dev->hal->mmio_read8 != NULL)
+		isr = dev->hal->mmio_read8(dev->hal->ctx, dev->isr_reg);
 	else
 		isr = ustor_virtio_rd32(dev, dev->isr_reg, 0);
 	if (isr == 0xffffffffu)
@@ -88,7 +88,7 @@ static uint32_t pci_isr(struct ustor_virtio_dev *dev)
 static int pci_can_select(const struct ustor_virtio_dev *dev, uint16_t index)
 {
 	return index == 0 ||
-	       (dev->narrow != NULL && dev->narrow->write16 != NULL && dev->narrow->read16 != NULL);
+	       (dev->hal->mmio_write16 != NULL && dev->hal->mmio_read16 != NULL);
 }
 
 static uint32_t pci_queue_max(struct ustor_virtio_dev *dev, uint16_t index)
@@ -106,7 +106,7 @@ static ustor_status pci_queue_enable(struct ustor_virtio_dev *dev, struct ustor_
 	ustor_bus_addr desc = vq->ring_bus;
 	ustor_bus_addr avail = vq->ring_bus + USTOR_VIRTQ_AVAIL_OFF(vq->size);
 	ustor_bus_addr used = vq->ring_bus + vq->used_off;
-	uint32_t width = (dev->narrow != NULL && dev->narrow->write16 != NULL) ? 2u : 4u;
+	uint32_t width = dev->hal->mmio_write16 != NULL ? 2u : 4u;
 	uint64_t noff;
 
 	if (!pci_can_select(dev, vq->index))
@@ -121,7 +121,7 @@ static ustor_status pci_queue_enable(struct ustor_virtio_dev *dev, struct ustor_
 	COMMON_WR32(dev, USTOR_VIRTIO_PCI_COMMON_Q_USEDHI, (uint32_t)(used >> 32));
 	/* The queue's doorbell: notify base + queue_notify_off x multiplier
 	 * (4.1.4.4), which must lie inside the notify structure with room for
-	 * the store (a 32-bit one without narrow accessors). */
+	 * the store (a 32-bit one without hal->mmio_write16). */
 	noff = (uint64_t)COMMON_RD(dev, USTOR_VIRTIO_PCI_COMMON_Q_NOFF, 2) * dev->notify_mult;
 	if (noff + width > dev->notify_len || ((uint32_t)noff & (width - 1u)) != 0) {
 		USTOR_ERR(dev->hal,
@@ -238,8 +238,8 @@ static ustor_status pci_walk_caps(struct ustor_virtio_dev *dev, volatile void *c
 				/* Dword register access needs dword-aligned
 				 * structures (the ISR only without read8). */
 				if ((off & 3u) != 0 &&
-				    (type != USTOR_VIRTIO_PCI_CAP_ISR_CFG || dev->narrow == NULL ||
-				     dev->narrow->read8 == NULL)) {
+				    (type != USTOR_VIRTIO_PCI_CAP_ISR_CFG ||
+				     hal->mmio_read8 == NULL)) {
 					USTOR_ERR(
 						hal,
 						"%s: virtio structure type %u at BAR %u offset %x "
@@ -354,7 +354,7 @@ ustor_status ustor_virtio_pci_attach(struct ustor_virtio_dev *dev, const struct 
 	 * and the generation counter catches those too. A dword read needs
 	 * the whole dword inside the structure. */
 	if (loc[USTOR_VIRTIO_PCI_CAP_ISR_CFG].addr != NULL &&
-	    ((dev->narrow != NULL && dev->narrow->read8 != NULL) ||
+	    (dev->hal->mmio_read8 != NULL ||
 	     loc[USTOR_VIRTIO_PCI_CAP_ISR_CFG].len >= 4u)) {
 		dev->isr_reg = loc[USTOR_VIRTIO_PCI_CAP_ISR_CFG].addr;
 		dev->isr_len = loc[USTOR_VIRTIO_PCI_CAP_ISR_CFG].len;

@@ -20,7 +20,6 @@ ustor_status ustor_virtq_init(struct ustor_virtq *vq, struct ustor_virtio_dev *d
 	if (size < 2 || size > USTOR_VIRTQ_MAX_SIZE || (size & (size - 1u)) != 0)
 		return USTOR_ERR_INVALID_ARG;
 	vq->hal = hal;
-	vq->narrow = dev->narrow;
 	vq->index = index;
 	vq->size = size;
 	vq->mask = (uint16_t)(size - 1u);
@@ -110,8 +109,8 @@ void ustor_virtq_kick(struct ustor_virtq *vq)
 	 * store-load barrier the HAL does not have, and notifying is always
 	 * allowed. */
 	hal->wmb(hal->ctx);
-	if (vq->notify16 && vq->narrow != NULL && vq->narrow->write16 != NULL)
-		vq->narrow->write16(hal->ctx, vq->notify_addr, (uint16_t)vq->notify_val);
+	if (vq->notify16 && hal->mmio_write16 != NULL)
+		hal->mmio_write16(hal->ctx, vq->notify_addr, (uint16_t)vq->notify_val);
 	else
 		hal->mmio_write32(hal->ctx, vq->notify_addr, vq->notify_val);
 }

@@ -595,6 +595,11 @@ ustor_status ustor_virtio_blk_model_init(struct ustor_virtio_blk_model *m,
 					   m->priv->token_size, m,
 					   ustor_vbm_bar_read,
 					   ustor_vbm_bar_write);
+		ustor_test_hal_attach_mmio_narrow(h, m->priv->token,
+						  ustor_vbm_bar_read8,
+						  ustor_vbm_bar_read16,
+						  ustor_vbm_bar_write8,
+						  ustor_vbm_bar_write16);
 		ustor_test_hal_attach_pci(h, m, ustor_vbm_pci_read,
 					  ustor_vbm_pci_write);
 	} else {

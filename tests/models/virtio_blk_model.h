@@ -30,10 +30,11 @@
  * write, IOERR status, refused FEATURES_OK, or a broken device).
  *
  * Model choices where the spec leaves room:
- *   - Register access width. The hosted HAL only has aligned 32-bit MMIO,
- *     while virtio-pci's common configuration and every device
- *     configuration space have 8- and 16-bit fields that the spec says to
- *     access at their natural width. The model decodes a 32-bit access by
+ *   - Register access width. virtio-pci's common configuration and every
+ *     device configuration space have 8- and 16-bit fields that the spec
+ *     says to access at their natural width. The PCI BAR window takes the
+ *     hosted HAL's 8/16-bit accesses (ustor_test_hal_attach_mmio_narrow)
+ *     as accesses of one field. The model decodes a 32-bit access by
  *     byte lanes: a read returns every field in the dword, a write updates
  *     every writable field in it (common cfg: queue_select before
  *     device_status; a lane equal to the field's current value is no

@@ -386,6 +386,10 @@ uint32_t ustor_vbm_mmio_read(void *dev, uint32_t off);
 void ustor_vbm_mmio_write(void *dev, uint32_t off, uint32_t v);
 uint32_t ustor_vbm_bar_read(void *dev, uint32_t off);
 void ustor_vbm_bar_write(void *dev, uint32_t off, uint32_t v);
+uint8_t ustor_vbm_bar_read8(void *dev, uint32_t off);
+uint16_t ustor_vbm_bar_read16(void *dev, uint32_t off);
+void ustor_vbm_bar_write8(void *dev, uint32_t off, uint8_t v);
+void ustor_vbm_bar_write16(void *dev, uint32_t off, uint16_t v);
 uint32_t ustor_vbm_pci_read(void *dev, uint32_t pci_addr, uint16_t off);
 void ustor_vbm_pci_write(void *dev, uint32_t pci_addr, uint16_t off,
 			 uint32_t v);

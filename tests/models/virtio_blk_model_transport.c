@@ -330,6 +330,75 @@ void ustor_vbm_bar_write(void *dev, uint32_t off, uint32_t v)
 	bar_access_write(m, off, v);
 }
 
+/* 8/16-bit BAR access (the HAL's mmio_read8/16, mmio_write8/16). The
+ * model decodes by byte lanes, so a narrow access is its dword with the
+ * other lanes unchanged; it is of the field's own width, so
+ * strict_access_width has nothing to report. The ISR byte is read (and
+ * cleared) for real; a 16-bit notification is the queue index. */
+static uint32_t bar_narrow_read(void *dev, uint32_t off, uint32_t width)
+{
+	struct ustor_virtio_blk_model *m = dev;
+	uint32_t v;
+
+	if (!(m->priv->pci_cmd & VBM_PCI_CMD_MSE)) {
+		ustor_vbm_violation(m, "%u-byte BAR read at 0x%x with PCI "
+				    "Memory Space Enable off", width, off);
+		return 0xffffu;
+	}
+	if (off == VBM_BAR_ISR)
+		v = ustor_vbm_isr_read(m, 1);
+	else if (off < VBM_BAR_COMMON + VBM_BAR_COMMON_LEN)
+		v = common_read(m, (off & ~3u) - VBM_BAR_COMMON, 1);
+	else
+		v = bar_access_read(m, off & ~3u, 0);
+	return v >> ((off & 3u) * 8u);
+}
+
+static void bar_narrow_write(void *dev, uint32_t off, uint32_t width,
+			     uint32_t val)
+{
+	struct ustor_virtio_blk_model *m = dev;
+	uint32_t sh = (off & 3u) * 8u;
+	uint32_t mask = (width == 1 ? 0xffu : 0xffffu) << sh;
+	int strict = m->strict_access_width;
+	uint32_t cur;
+
+	if (!(m->priv->pci_cmd & VBM_PCI_CMD_MSE)) {
+		ustor_vbm_violation(m, "%u-byte BAR write 0x%x at 0x%x with "
+				    "PCI Memory Space Enable off", width, val,
+				    off);
+		return;
+	}
+	if (off >= VBM_BAR_NOTIFY && off < VBM_BAR_NOTIFY + notify_len(m)) {
+		notify_write(m, off - VBM_BAR_NOTIFY, val);
+		return;
+	}
+	cur = bar_access_read(m, off & ~3u, 1);
+	m->strict_access_width = 0;
+	bar_access_write(m, off & ~3u, (cur & ~mask) | ((val << sh) & mask));
+	m->strict_access_width = strict;
+}
+
+uint8_t ustor_vbm_bar_read8(void *dev, uint32_t off)
+{
+	return (uint8_t)bar_narrow_read(dev, off, 1);
+}
+
+uint16_t ustor_vbm_bar_read16(void *dev, uint32_t off)
+{
+	return (uint16_t)bar_narrow_read(dev, off, 2);
+}
+
+void ustor_vbm_bar_write8(void *dev, uint32_t off, uint8_t v)
+{
+	bar_narrow_write(dev, off, 1, v);
+}
+
+void ustor_vbm_bar_write16(void *dev, uint32_t off, uint16_t v)
+{
+	bar_narrow_write(dev, off, 2, v);
+}
+
 /* ---- PCI configuration space ----------------------------------------- */
 
 /* Dword 0 of a virtio vendor capability. */
