@@ -5,7 +5,7 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
 LIB_SRCS := $(sort $(wildcard src/*/*.c))
-LIB_HDRS := $(wildcard include/ustor/*.h src/*/*.h)
+LIB_HDRS := $(wildcard include/ustor/*.h src/*/*.h hal/arch/*.h)
 
 # ---- Freestanding library, per architecture ---------------------------------
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \

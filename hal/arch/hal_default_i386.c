@@ -26,26 +26,7 @@
 #error "hal_default_i386.c is for ARCH=i386 only"
 #endif
 
-uint32_t ustor_hal_default_mmio_read32(void *ctx, volatile void *addr)
-{
-	uint32_t val;
-
-	(void)ctx;
-	__asm__ __volatile__("movl %1, %0"
-			     : "=r"(val)
-			     : "m"(*(volatile uint32_t *)addr)
-			     : "memory");
-	return val;
-}
-
-void ustor_hal_default_mmio_write32(void *ctx, volatile void *addr, uint32_t val)
-{
-	(void)ctx;
-	__asm__ __volatile__("movl %1, %0"
-			     : "=m"(*(volatile uint32_t *)addr)
-			     : "r"(val)
-			     : "memory");
-}
+#include "hal_default_x86_common.h"
 
 uint64_t ustor_hal_default_mmio_read64(void *ctx, volatile void *addr)
 {
@@ -64,58 +45,3 @@ void ustor_hal_default_mmio_write64(void *ctx, volatile void *addr, uint64_t val
 	ustor_hal_default_mmio_write32(ctx, reg + 4, (uint32_t)(val >> 32));
 }
 
-uint8_t ustor_hal_default_mmio_read8(void *ctx, volatile void *addr)
-{
-	uint8_t val;
-
-	(void)ctx;
-	__asm__ __volatile__("movb %1, %0"
-			     : "=q"(val)
-			     : "m"(*(volatile uint8_t *)addr)
-			     : "memory");
-	return val;
-}
-
-uint16_t ustor_hal_default_mmio_read16(void *ctx, volatile void *addr)
-{
-	uint16_t val;
-
-	(void)ctx;
-	__asm__ __volatile__("movw %1, %0"
-			     : "=r"(val)
-			     : "m"(*(volatile uint16_t *)addr)
-			     : "memory");
-	return val;
-}
-
-void ustor_hal_default_mmio_write8(void *ctx, volatile void *addr, uint8_t val)
-{
-	(void)ctx;
-	__asm__ __volatile__("movb %1, %0"
-			     : "=m"(*(volatile uint8_t *)addr)
-			     : "q"(val)
-			     : "memory");
-}
-
-void ustor_hal_default_mmio_write16(void *ctx, volatile void *addr, uint16_t val)
-{
-	(void)ctx;
-	__asm__ __volatile__("movw %1, %0"
-			     : "=m"(*(volatile uint16_t *)addr)
-			     : "r"(val)
-			     : "memory");
-}
-
-void ustor_hal_default_wmb(void *ctx)
-{
-	(void)ctx;
-	/* x86 keeps store order (WB then UC); only stop the compiler. */
-	__asm__ __volatile__("" ::: "memory");
-}
-
-void ustor_hal_default_rmb(void *ctx)
-{
-	(void)ctx;
-	/* x86 keeps load order for WB memory; only stop the compiler. */
-	__asm__ __volatile__("" ::: "memory");
-}
