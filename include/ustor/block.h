@@ -28,6 +28,8 @@ enum ustor_block_op {
 #define USTOR_BDEV_F_DISCARD 0x04        /* DISCARD supported */
 #define USTOR_BDEV_F_WRITE_ZEROES 0x08   /* WRITE_ZEROES supported */
 #define USTOR_BDEV_F_UNUSABLE 0x10       /* listed, but I/O is refused (see status) */
+#define USTOR_BDEV_F_SCHED 0x20          /* a policy other than NONE is set: submissions
+					  * take the block layer's slow path (internal) */
 
 /* Request states (ustor_block_req.state), kept by the library. */
 #define USTOR_REQ_STATE_IDLE 0
@@ -35,7 +37,28 @@ enum ustor_block_op {
 #define USTOR_REQ_STATE_DONE 2
 
 /* Request flags (ustor_block_req.flags). */
-#define USTOR_REQ_F_FUA 0x01 /* write through to media */
+#define USTOR_REQ_F_FUA 0x01  /* write through to media */
+#define USTOR_REQ_F_MORE 0x02 /* more submissions follow on this queue: the
+			       * doorbell may wait for a submission without
+			       * this flag, ustor_block_kick or the next poll */
+#define USTOR_REQ_F_WAIT 0x04 /* queue full: hold the request in software
+			       * (submit returns OK, the next polls send it)
+			       * instead of returning USTOR_ERR_BUSY */
+
+/* Request priorities (ustor_block_req.prio), used by USTOR_SCHED_PRIORITY:
+ * a higher value is served first. */
+#define USTOR_PRIO_NORMAL 0
+#define USTOR_PRIO_HIGH 1
+#define USTOR_PRIO_URGENT 2
+
+/* Scheduling policies (ustor_block_set_policy). */
+enum ustor_block_policy {
+	USTOR_SCHED_NONE = 0,     /* req->queue as given, FIFO */
+	USTOR_SCHED_ROUND_ROBIN,  /* rotate requests across the device's queues */
+	USTOR_SCHED_CPU,          /* queue = hal->cpu_id() modulo nqueues */
+	USTOR_SCHED_PRIORITY,     /* held requests go out by req->prio, then FIFO */
+	USTOR_SCHED_DEADLINE      /* earliest req->deadline_ns first; expired ones fail with TIMEOUT */
+};
 
 struct ustor_block_device;
 struct ustor_block_req;
@@ -53,6 +76,9 @@ struct ustor_block_req {
 	uint8_t flags;          /* USTOR_REQ_F_* */
 	uint16_t queue;         /* queue index (0 = first); out-of-range = 0 */
 	uint32_t nblocks;       /* blocks, in units of block_size */
+	uint8_t prio;           /* USTOR_PRIO_* (USTOR_SCHED_PRIORITY) */
+	uint8_t rsvd_prio[7];
+	uint64_t deadline_ns;   /* absolute hal->now_ns time, 0 = none (USTOR_SCHED_DEADLINE) */
 	uint64_t lba;
 	void *buf;              /* nblocks * block_size bytes (< 4 GiB); NULL for flush/discard/zeroes */
 	ustor_block_done_fn done;
@@ -66,6 +92,8 @@ struct ustor_block_req {
 
 	/* Driver private: do not touch. */
 	struct ustor_block_req *next_waiting;
+	struct ustor_block_req *sched_next; /* block layer's software queue */
+	uint64_t submit_ns;     /* when statistics are on: time of submission */
 	void *drv;              /* the driver object serving it */
 	uint64_t next_lba;      /* first block not yet issued */
 	uint32_t left;          /* blocks not yet issued */
@@ -86,6 +114,25 @@ struct ustor_block_ops {
 	 * transfer data to or from its buffer later (until a controller reset
 	 * or shutdown): do not reuse the buffer for DMA before that. */
 	ustor_status (*cancel)(struct ustor_block_device *bdev, struct ustor_block_req *req);
+	/* Ring doorbells deferred by USTOR_REQ_F_MORE on `queue` (may be NULL:
+	 * the driver never defers). */
+	void (*kick)(struct ustor_block_device *bdev, uint16_t queue);
+};
+
+struct ustor_block_queue_stats; /* see stats.h */
+
+/* The block layer's own state per device (scheduler and statistics). */
+struct ustor_block_sched {
+	struct ustor_block_req *head;   /* requests held in software, dispatch order */
+	struct ustor_block_req *tail;
+	uint32_t held;                  /* requests on the list */
+	uint16_t rr_next;               /* next queue for USTOR_SCHED_ROUND_ROBIN */
+	uint8_t policy;                 /* enum ustor_block_policy */
+	uint8_t rsvd;
+	volatile uint32_t lock_word;    /* for hal->lock around the list */
+	struct ustor_block_queue_stats *stats; /* per queue, NULL = statistics off */
+	uint16_t stats_queues;          /* entries in stats */
+	uint16_t rsvd2;
 };
 
 struct ustor_block_device {
@@ -113,6 +160,8 @@ struct ustor_block_device {
 	 * (may be NULL: such buffers are then refused). Shared, not reentrant. */
 	uint8_t *bounce;
 	uint32_t bounce_len;
+
+	struct ustor_block_sched sched; /* block layer state: leave zeroed */
 };
 
 /*
@@ -167,6 +216,38 @@ static inline unsigned ustor_block_poll(struct ustor_block_device *bdev, uint16_
 	if (bdev == NULL || bdev->ops == NULL)
 		return 0;
 	return bdev->ops->poll(bdev, queue);
+}
+
+/* Ring doorbells deferred by USTOR_REQ_F_MORE on `queue`. */
+void ustor_block_kick(struct ustor_block_device *bdev, uint16_t queue);
+
+/* Choose the scheduling policy (enum ustor_block_policy); INVALID_ARG for an
+ * unknown one, or if USTOR_SCHED_CPU is asked without hal->cpu_id. */
+ustor_status ustor_block_set_policy(struct ustor_block_device *bdev,
+				    enum ustor_block_policy policy);
+
+/* ---- Driver hooks (for drivers, not kernels) ---- */
+
+/* Statistics recorders behind the inline hooks below (stats.c). */
+void ustor_stats_note_submit(struct ustor_block_device *bdev, struct ustor_block_req *req);
+void ustor_stats_note_complete(struct ustor_block_device *bdev, struct ustor_block_req *req);
+
+/* A driver calls this once when it accepts `req` (after the submit checks,
+ * under the queue lock if it has one). */
+static inline void ustor_stats_on_submit(struct ustor_block_device *bdev,
+					 struct ustor_block_req *req)
+{
+	if (__builtin_expect(bdev->sched.stats != NULL, 0))
+		ustor_stats_note_submit(bdev, req);
+}
+
+/* A driver calls this once when `req` is finished (status final, before the
+ * done callback; under the queue lock if it has one). */
+static inline void ustor_stats_on_complete(struct ustor_block_device *bdev,
+					   struct ustor_block_req *req)
+{
+	if (__builtin_expect(bdev->sched.stats != NULL, 0))
+		ustor_stats_note_complete(bdev, req);
 }
 
 /* Submit and poll until done or bdev->timeout_ms passes (then cancel). */

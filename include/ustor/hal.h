@@ -232,6 +232,21 @@ struct ustor_hal {
 	 * delay_us (up to 1 ms between polls).
 	 */
 	void (*yield)(void *ctx);
+
+	/*
+	 * Optional. Index of the CPU running the caller (0-based, stable while
+	 * the call runs), for USTOR_SCHED_CPU. NULL: always 0.
+	 */
+	uint32_t (*cpu_id)(void *ctx);
+
+	/*
+	 * Optional. Mask (masked != 0) or unmask interrupt vector `vector` (an
+	 * MSI-X table index) of the PCI function `pci_addr` (the handle from the
+	 * driver config); used by the adaptive completion mode to switch a
+	 * queue between interrupts and polling. NULL: interrupts stay as the
+	 * kernel set them.
+	 */
+	void (*irq_mask)(void *ctx, uint32_t pci_addr, uint16_t vector, int masked);
 };
 
 /*
