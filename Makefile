@@ -122,7 +122,12 @@ lint:
 		echo "OK  clang-tidy: library clean (.clang-tidy lists each suppression)"; \
 	else echo "SKIP clang-tidy: not installed"; fi
 
-test: lib-all test-arch test-model test-host test-be lint test-qemu
+# Fragments in mk/ add their own targets and append to TEST_EXTRA (run last
+# by `make test`) and HELP_EXTRA.
+TEST_EXTRA :=
+-include $(sort $(wildcard mk/*.mk))
+
+test: lib-all test-arch test-model test-host test-be lint test-qemu $(TEST_EXTRA)
 	@echo "ALL TESTS PASSED"
 
 # ---- Benchmarks ----------------------------------------------------------------
