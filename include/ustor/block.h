@@ -198,7 +198,8 @@ struct ustor_block_device {
  * word and keeps op, USTOR_REQ_F_WAIT and the ACTIVE bit of state: a read
  * that may go straight to the driver gives 0, such a write
  * USTOR_REQ_RW_WRITE, anything else (another op, F_WAIT, an active
- * request) something larger. One load and one mask do three checks.
+ * request) has another bit set. One load and one mask do three checks, on
+ * either byte order.
  */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define USTOR_REQ_RW_SHIFT(byte) (24u - 8u * (byte))
@@ -265,7 +266,7 @@ static inline ustor_status ustor_block_submit(struct ustor_block_device *bdev,
 	rw = ustor_block_req_rw(req);
 	refuse = USTOR_BDEV_F_UNUSABLE | USTOR_BDEV_F_SCHED | (rw != 0 ? USTOR_BDEV_F_READ_ONLY : 0u);
 	end = req->lba + req->nblocks;
-	if (__builtin_expect(rw > USTOR_REQ_RW_WRITE || bdev->ops == NULL ||
+	if (__builtin_expect((rw & ~USTOR_REQ_RW_WRITE) != 0 || bdev->ops == NULL ||
 			     (bdev->flags & refuse) != 0 || req->buf == NULL ||
 			     req->nblocks - 1u >= (0xffffffffu >> bdev->block_shift) ||
 			     end < req->lba || end > bdev->nblocks, 0))
