@@ -243,7 +243,7 @@ struct soak {
 	unsigned bisected;
 	int hotplug_done;
 	uint32_t inflight_at_removal;
-	uint64_t faults_after_first;
+	uint64_t faults_after_first, ok_after_first;
 	int seen_fault;
 };
 
@@ -359,6 +359,8 @@ static void finish(struct soak *k, struct slot *s)
 	k->lat_n++;
 	if (st == USTOR_OK) {
 		k->ok++;
+		if (k->seen_fault)
+			k->ok_after_first++;
 		if (s->req.op == USTOR_BLOCK_READ) {
 			k->blocks_read += s->req.nblocks;
 			verify_blocks(k, s->buf, s->req.lba, s->req.nblocks);
@@ -554,10 +556,12 @@ static void summary(struct soak *k, uint64_t t0)
 		(unsigned long long)(k->lat_n ? k->lat_sum_ns / k->lat_n / 1000u : 0),
 		(unsigned long long)k->busy_retries, (unsigned long long)ms);
 	if (k->seen_fault)
-		kprintf("USTOR-SOAK %s after the first fault: %llu more failed request(s); device %s\n",
-			k->name, (unsigned long long)k->faults_after_first,
-			k->broken == USTOR_OK ? "still in service (I/O carried on)" :
-			ustor_status_name(k->broken));
+		kprintf("USTOR-SOAK %s after the first fault: %llu more failed request(s), %llu ok "
+			"request(s); device %s\n", k->name, (unsigned long long)k->faults_after_first,
+			(unsigned long long)k->ok_after_first,
+			k->broken != USTOR_OK ? ustor_status_name(k->broken) :
+			k->ok == 0 ? "failing (every request failed)" :
+			"still in service (I/O carried on)");
 	if (k->corrupt == 0 && lost == 0 && k->inflight == 0)
 		report(k->name, "integrity", PASS, "no corrupt block, every request accounted for "
 		       "(%llu verified of %s)", (unsigned long long)k->verified,
