@@ -233,7 +233,8 @@ struct soak {
 	uint32_t gen;
 	uint64_t lo_gen_below;  /* verify: blocks below this need gen >= gen, above gen-1 */
 	int exact;              /* run mode: reads must be exactly gen */
-	unsigned printed;
+	unsigned printed;       /* CORRUPT lines in this walk */
+	unsigned fault_printed; /* FAULT lines in this walk */
 	/* figures */
 	uint64_t submitted, ok, failed, cancelled, busy_retries;
 	uint32_t inflight, max_inflight;
@@ -373,7 +374,7 @@ static void finish(struct soak *k, struct slot *s)
 	if (k->seen_fault)
 		k->faults_after_first++;
 	k->seen_fault = 1;
-	if (k->failed <= MAX_PRINT)
+	if (k->fault_printed++ < MAX_PRINT)
 		kprintf("USTOR-FAULT %s %s lba %llu+%u: %s (in flight: %u)\n", k->name,
 			op_name(s->req.op), (unsigned long long)s->req.lba, s->req.nblocks,
 			describe(st, &s->req), k->inflight + 1);
@@ -414,7 +415,7 @@ static void expire(struct soak *k)
 		k->inflight--;
 		k->cancelled++;
 		k->seen_fault = 1;
-		if (k->cancelled <= MAX_PRINT)
+		if (k->fault_printed++ < MAX_PRINT)
 			kprintf("USTOR-FAULT %s %s lba %llu+%u: no completion after %llu ms, cancel "
 				"says %s (in flight: %u)\n", k->name, op_name(s->req.op),
 				(unsigned long long)s->req.lba, s->req.nblocks,
@@ -482,6 +483,7 @@ static void walk(struct soak *k, uint8_t op, uint64_t lo, uint64_t hi, uint64_t 
 
 	k->op = op;
 	k->printed = 0;
+	k->fault_printed = 0;
 	for (;;) {
 		int progress = 0;
 
@@ -526,6 +528,9 @@ static ustor_status flush(struct soak *k)
 	if (k->broken != USTOR_OK)
 		return k->broken;
 	st = nvme_io(k->d, USTOR_BLOCK_FLUSH, 0, 0, NULL, &req);
+	k->submitted++;
+	if (st == USTOR_OK)
+		k->ok++;
 	if (st != USTOR_OK) {
 		kprintf("USTOR-FAULT %s flush: %s (in flight: 0)\n", k->name, describe(st, &req));
 		k->failed++;
