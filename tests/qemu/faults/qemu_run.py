@@ -146,8 +146,7 @@ def main():
                 status = 124
                 break
             if kill_at is not None and now >= kill_at:
-                # The last serial bytes before the kill still count.
-                r, _, _ = select.select([p.stdout], [], [], 0)
+                # The serial bytes QEMU wrote before the kill still count.
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
                 rest = p.stdout.read() or b""
