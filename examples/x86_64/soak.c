@@ -12,8 +12,9 @@
  * Modes (the region is soak_blocks= blocks from LBA 0, default the whole disk):
  *   soak=run     passes of: write gen g over the region (request sizes and
  *                buffer offsets rotate), flush, read it back in other sizes
- *                and verify every block is gen g. soak_passes= (default 1)
- *                or soak_secs= (keep going until then).
+ *                and verify every block is gen g; odd passes visit the disk
+ *                in a scattered order of 512-block chunks. soak_passes=
+ *                (default 1) or soak_secs= (keep going until then).
  *   soak=fill    the power-cut writer: gen gen= (default 1), then gen+1, ...
  *                in checkpoints of soak_ckpt= blocks; after each checkpoint
  *                every request is complete, a flush succeeded, and the line
@@ -475,20 +476,43 @@ static int submit_one(struct soak *k, struct slot *s, uint64_t lba, uint32_t n)
 	return 1;
 }
 
-/* One walk over [lo, hi) with `op`; returns when every request finished. */
-static void walk(struct soak *k, uint8_t op, uint64_t lo, uint64_t hi, uint64_t deadline)
+static uint64_t gcd(uint64_t a, uint64_t b)
 {
-	uint64_t pos = lo;
+	while (b != 0) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+#define WALK_CHUNK 512u /* blocks: the unit a scattered walk permutes */
+
+/* One walk over [lo, hi) with `op`; returns when every request finished.
+ * scatter = 0: in LBA order; else the region's WALK_CHUNK-block chunks are
+ * visited in the order c = i * P mod nchunks, P coprime to nchunks and
+ * picked from `scatter`, so requests land all over the disk. */
+static void walk(struct soak *k, uint8_t op, uint64_t lo, uint64_t hi, uint64_t scatter)
+{
+	uint64_t nch = (hi - lo + WALK_CHUNK - 1) / WALK_CHUNK;
+	uint64_t ci = 0, off = 0, stride = 1;
 	uint32_t spins = 0;
 
+	if (scatter != 0 && nch > 2) {
+		stride = scatter % nch;
+		while (stride < 2 || gcd(stride, nch) != 1)
+			stride = stride + 1 >= nch ? 2 : stride + 1;
+	}
 	k->op = op;
 	k->printed = 0;
 	k->fault_printed = 0;
 	for (;;) {
 		int progress = 0;
 
-		for (uint32_t i = 0; i < k->nslots && pos < hi && k->broken == USTOR_OK; i++) {
+		for (uint32_t i = 0; i < k->nslots && ci < nch && k->broken == USTOR_OK; i++) {
 			struct slot *s = &k->slot[i];
+			uint64_t base = lo + (ci * stride % nch) * WALK_CHUNK;
+			uint64_t clen = hi - base < WALK_CHUNK ? hi - base : WALK_CHUNK;
 			uint32_t n;
 
 			if (s->busy || s->dead)
@@ -496,12 +520,16 @@ static void walk(struct soak *k, uint8_t op, uint64_t lo, uint64_t hi, uint64_t 
 			n = sizes[k->rot % (sizeof(sizes) / sizeof(sizes[0]))];
 			if (n > k->max_blocks)
 				n = k->max_blocks;
-			if (n > hi - pos)
-				n = (uint32_t)(hi - pos);
-			if (!submit_one(k, s, pos, n))
+			if (n > clen - off)
+				n = (uint32_t)(clen - off);
+			if (!submit_one(k, s, base + off, n))
 				break;
 			k->rot++;
-			pos += n;
+			off += n;
+			if (off == clen) {
+				ci++;
+				off = 0;
+			}
 			progress = 1;
 		}
 		poll_all(k);
@@ -511,9 +539,7 @@ static void walk(struct soak *k, uint8_t op, uint64_t lo, uint64_t hi, uint64_t 
 				progress = 1;
 			}
 		expire(k);
-		if (k->inflight == 0 && (pos >= hi || k->broken != USTOR_OK))
-			return;
-		if (deadline != 0 && time_now_ns() > deadline && k->inflight == 0)
+		if (k->inflight == 0 && (ci >= nch || k->broken != USTOR_OK))
 			return;
 		if (!progress && ++spins > 64)
 			cpu_relax();
@@ -671,12 +697,12 @@ static void soak_device(struct ustor_block_device *d)
 					"reading only\n", d->name, ustor_status_name(st));
 				memset(k->unknown, 1, (size_t)k->region);
 			} else {
-				walk(k, USTOR_BLOCK_WRITE, 0, k->region, 0);
+				walk(k, USTOR_BLOCK_WRITE, 0, k->region, (pass & 1) ? 0x9e3779b9u : 0);
 				flush(k);
-				kprintf("USTOR-SOAK %s pass %u: wrote gen %u, flushed\n", d->name, pass,
-					k->gen);
+				kprintf("USTOR-SOAK %s pass %u: wrote gen %u (%s order), flushed\n", d->name,
+					pass, k->gen, (pass & 1) ? "scattered" : "LBA");
 			}
-			walk(k, USTOR_BLOCK_READ, 0, k->region, 0);
+			walk(k, USTOR_BLOCK_READ, 0, k->region, (pass & 1) ? 0x7f4a7c15u : 0);
 			kprintf("USTOR-SOAK %s pass %u: read back, %llu blocks verified so far, %llu "
 				"corrupt\n", d->name, pass, (unsigned long long)k->verified,
 				(unsigned long long)k->corrupt);
