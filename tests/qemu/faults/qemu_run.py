@@ -10,7 +10,8 @@ the N-th serial line matching RE, plus --kill-delay seconds.
 --qmp-on: once a line matches RE, send `device_del ID` over QMP and wait for
 QEMU's DEVICE_DELETED event for it (printed as `qmp: ...` lines).
 The cleaned serial log goes to --log. Exit status: QEMU's (isa-debug-exit:
-1 = pass, 3 = fail), 137 when killed on purpose, 124 on --timeout.
+1 = pass, 3 = fail), 137 when killed on purpose, 124 on --timeout, 128+N
+when QEMU died of signal N on its own (139: it crashed).
 Environment: QEMU, ACCEL, KERNEL as tests/qemu/selftest.
 """
 import argparse
@@ -206,6 +207,9 @@ def main():
             pass
     if a.qmp_on and not deleted:
         print("qmp: no DEVICE_DELETED event for %s" % a.device_del)
+    if status is not None and status < 0:
+        print("qemu_run: QEMU died of signal %d after %.1f s (a QEMU crash)" % (-status, time.time() - start))
+        sys.exit(128 - status)
     print("qemu_run: QEMU exit status %s after %.1f s" % (status, time.time() - start))
     sys.exit(status if status is not None else 2)
 
