@@ -89,6 +89,7 @@ static void ustor_sched_insert(struct ustor_block_device *bdev, struct ustor_blo
 	*pp = req;
 	s->held++;
 	req->state = USTOR_REQ_STATE_ACTIVE;
+	req->submit_ns = 0; /* not accepted by the driver (statistics) */
 }
 
 /* Take the request *pp off the held list; `prev` is the one before it. */
@@ -186,7 +187,12 @@ static void ustor_sched_done_add(struct ustor_sched_done_list *d, struct ustor_b
 	d->tail = req;
 }
 
-static unsigned ustor_sched_deliver(struct ustor_block_device *bdev, struct ustor_block_req *req)
+/* Run the callbacks of `req` and those linked after it. `count`: they never
+ * reached the driver, so its statistics hooks did not see them (counted
+ * here as errors or timeouts, without a latency); cancelled ones were
+ * counted by the driver's cancel. */
+static unsigned ustor_sched_deliver(struct ustor_block_device *bdev, struct ustor_block_req *req,
+				    int count)
 {
 	unsigned n = 0;
 
@@ -195,9 +201,8 @@ static unsigned ustor_sched_deliver(struct ustor_block_device *bdev, struct usto
 		ustor_block_done_fn fn = req->done;
 
 		req->sched_next = NULL;
-		/* Never seen by the driver's hooks (submit_ns 0): counted as an
-		 * error or a timeout without a latency. */
-		ustor_stats_on_complete(bdev, req);
+		if (count)
+			ustor_stats_on_complete(bdev, req);
 		req->state = USTOR_REQ_STATE_DONE;
 		n++;
 		if (fn != NULL)
@@ -361,6 +366,8 @@ static unsigned ustor_sched_poll(struct ustor_block_device *bdev, uint16_t queue
 		(void)ustor_sched_dispatch(bdev, queue, NULL, &d);
 	ustor_sched_update_flag(bdev);
 	ustor_sched_unlock(bdev);
+	n += ustor_sched_deliver(bdev, d.head, 1);
+	d.head = d.tail = NULL;
 	while (late != NULL) {
 		struct ustor_block_req *req = late;
 		ustor_status st;
@@ -373,7 +380,7 @@ static unsigned ustor_sched_poll(struct ustor_block_device *bdev, uint16_t queue
 		st = ustor_sched_drv(bdev)->cancel(bdev, req);
 		ustor_sched_done_add(&d, req, st);
 	}
-	return n + ustor_sched_deliver(bdev, d.head);
+	return n + ustor_sched_deliver(bdev, d.head, 0);
 }
 
 int ustor_block_sched_forget(struct ustor_block_device *bdev, struct ustor_block_req *req)
