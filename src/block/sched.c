@@ -312,7 +312,8 @@ ustor_status ustor_block_sched_submit(struct ustor_block_device *bdev,
 		s->rr_next = (uint16_t)(req->queue + 1u < nq ? req->queue + 1u : 0u);
 		break;
 	case USTOR_SCHED_CPU:
-		req->queue = (uint16_t)(hal->cpu_id(hal->ctx) % nq);
+		/* set_policy checked cpu_id; a HAL changed since answers 0. */
+		req->queue = hal->cpu_id != NULL ? (uint16_t)(hal->cpu_id(hal->ctx) % nq) : 0u;
 		break;
 	default:
 		break;
