@@ -7,12 +7,16 @@
  * cancellation), synchronous calls under every policy, and the scheduler's
  * ops swapped in only while needed. The model's deferred mode holds
  * completions so that the device queue (depth 4: 3 commands) stays full
- * until the test releases it.
+ * until the test releases it. Priority and deadline order also on a
+ * virtio-blk disk (virtio-mmio, 8-entry ring), filled until it says BUSY.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "ustor/stats.h"
+#include "ustor/virtio_blk.h"
+#include "virtio_blk_model.h"
 
 #define NREQ 16
 
@@ -390,6 +394,139 @@ static void test_more_and_kick(void)
 	fx_finish(&f);
 }
 
+/* ---- virtio-blk -------------------------------------------------------- */
+
+struct vdev {
+	struct ustor_test_hal h;
+	struct ustor_virtio_blk_model m;
+	struct ustor_virtio_blk_model_cfg mcfg;
+	struct ustor_virtio_blk_config cfg;
+	struct ustor_virtio_blk *vb;
+	struct ustor_block_device *d;
+	uint8_t *buf;
+};
+
+static void vstart(struct vdev *v)
+{
+	memset(v, 0, sizeof(*v));
+	ustor_test_hal_init(&v->h);
+	if (harness_no_lock) {
+		v->h.hal.lock = NULL;
+		v->h.hal.unlock = NULL;
+	}
+	ustor_virtio_blk_model_cfg_default(&v->mcfg);
+	v->mcfg.transport = USTOR_VIRTIO_BLK_MODEL_MMIO2;
+	v->mcfg.queue_num_max = 8;
+	ustor_virtio_blk_config_default(&v->cfg);
+	v->vb = calloc(1, sizeof(*v->vb));
+	if (v->vb == NULL || posix_memalign((void **)&v->buf, 4096, 64u * 512u) != 0)
+		abort();
+	memset(v->buf, 0, 64u * 512u);
+	CHECK_OK(ustor_test_hal_register(&v->h, v->buf, 64u * 512u));
+	CHECK_OK(ustor_virtio_blk_model_init(&v->m, &v->h, &v->mcfg));
+	CHECK_OK(ustor_virtio_blk_init_mmio(v->vb, &v->h.hal, ustor_virtio_blk_model_mmio_base(&v->m),
+					    &v->cfg));
+	v->d = ustor_virtio_blk_bdev(v->vb);
+	if (v->d == NULL)
+		abort();
+}
+
+static void vfinish(struct vdev *v)
+{
+	CHECK_OK(ustor_virtio_blk_shutdown(v->vb));
+	harness_check_violations(ustor_virtio_blk_model_violations(&v->m));
+	ustor_virtio_blk_model_fini(&v->m);
+	harness_check_leaks(&v->h);
+	ustor_test_hal_unregister(&v->h, v->buf);
+	free(v->buf);
+	free(v->vb);
+	ustor_test_hal_fini(&v->h);
+}
+
+static void vdrain(struct vdev *v, struct track *t, unsigned want)
+{
+	unsigned spins = 0;
+
+	while (t->n < want && spins++ < 100) {
+		ustor_virtio_blk_model_process(&v->m);
+		ustor_block_poll(v->d, 0);
+	}
+	CHECK_EQ(t->n, want);
+}
+
+/* Reads of block 0 into the first 512 bytes until the ring is full;
+ * returns how many went in (indexes 0..n-1 of t). */
+static unsigned vfill(struct vdev *v, struct track *t)
+{
+	unsigned i;
+
+	for (i = 0; i < 8; i++) {
+		ustor_status st;
+
+		req_rw(t, (int)i, USTOR_BLOCK_READ, 0, v->buf);
+		st = ustor_block_submit(v->d, &t->req[i]);
+		if (st == USTOR_ERR_BUSY)
+			return i;
+		CHECK_OK(st);
+	}
+	CHECK(0); /* an 8-entry ring cannot take 8 requests */
+	return i;
+}
+
+static void test_virtio_priority_and_deadline(void)
+{
+	static struct vdev v;
+	static struct track t;
+	static const uint8_t prio[4] = { 0, 1, 2, 1 };
+	unsigned nfill;
+	unsigned i;
+	uint64_t now;
+
+	vstart(&v);
+	v.m.deferred = 1;
+	v.m.reorder = 0;
+	memset(&t, 0, sizeof(t));
+	nfill = vfill(&v, &t);
+	CHECK(nfill > 0 && nfill + 4 <= NREQ);
+	CHECK_OK(ustor_block_set_policy(v.d, USTOR_SCHED_PRIORITY));
+	for (i = 0; i < 4; i++) {
+		req_rw(&t, (int)(nfill + i), USTOR_BLOCK_READ, 1u + i, v.buf + (1u + i) * 512u);
+		t.req[nfill + i].prio = prio[i];
+		CHECK_OK(ustor_block_submit(v.d, &t.req[nfill + i]));
+	}
+	CHECK_EQ(v.d->sched.held, 4);
+	vdrain(&v, &t, nfill + 4);
+	CHECK_EQ(t.order[nfill + 0], nfill + 2); /* urgent */
+	CHECK_EQ(t.order[nfill + 1], nfill + 1); /* high, first come */
+	CHECK_EQ(t.order[nfill + 2], nfill + 3); /* high */
+	CHECK_EQ(t.order[nfill + 3], nfill + 0); /* normal */
+	for (i = 0; i < nfill + 4; i++)
+		CHECK_ST(t.status[i], USTOR_OK);
+
+	memset(&t, 0, sizeof(t));
+	CHECK_OK(ustor_block_set_policy(v.d, USTOR_SCHED_NONE)); /* fill up to BUSY */
+	nfill = vfill(&v, &t);
+	CHECK(nfill > 0);
+	CHECK_OK(ustor_block_set_policy(v.d, USTOR_SCHED_DEADLINE));
+	now = ustor_test_hal_time(&v.h);
+	req_rw(&t, (int)nfill, USTOR_BLOCK_READ, 1, v.buf + 512u);
+	t.req[nfill].deadline_ns = now + 1000000u;
+	req_rw(&t, (int)nfill + 1, USTOR_BLOCK_READ, 2, v.buf + 1024u);
+	t.req[nfill + 1].deadline_ns = now + 900000000u;
+	CHECK_OK(ustor_block_submit(v.d, &t.req[nfill]));
+	CHECK_OK(ustor_block_submit(v.d, &t.req[nfill + 1]));
+	ustor_test_hal_advance(&v.h, 2000000u);
+	ustor_block_poll(v.d, 0);
+	CHECK_EQ(t.n, 1);
+	CHECK_ST(t.status[nfill], USTOR_ERR_TIMEOUT);
+	vdrain(&v, &t, nfill + 2);
+	CHECK_ST(t.status[nfill + 1], USTOR_OK);
+	CHECK_OK(ustor_block_set_policy(v.d, USTOR_SCHED_NONE));
+	CHECK(!(v.d->flags & USTOR_BDEV_F_SCHED));
+	v.m.deferred = 0;
+	vfinish(&v);
+}
+
 int main(void)
 {
 	RUN(test_wait_full_queue);
@@ -399,7 +536,9 @@ int main(void)
 	RUN(test_deadline);
 	RUN(test_sync_timeout_while_held);
 	RUN(test_more_and_kick);
+	RUN(test_virtio_priority_and_deadline);
 	harness_no_lock = 1;
+	RUN(test_virtio_priority_and_deadline);
 	RUN(test_wait_full_queue);
 	RUN(test_priority);
 	RUN(test_deadline);
