@@ -133,6 +133,47 @@ static void test_wait_full_queue(void)
 	fx_finish(&f);
 }
 
+/* Holding is per queue: requests held for a full queue 0 do not hold up
+ * an F_WAIT request for queue 1, which goes straight to the device. */
+static void test_wait_per_queue(void)
+{
+	static struct fixture f;
+	static struct track t;
+	struct ustor_block_device *d;
+	uint8_t *b;
+	int i;
+
+	start(&f, 2, 4);
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	memset(&t, 0, sizeof(t));
+	b = fx_buf(&f, 8u * 512u, 0, 0);
+	f.m.deferred = 1;
+	for (i = 0; i < 5; i++) {
+		req_rw(&t, i, USTOR_BLOCK_READ, (unsigned)i, b + (size_t)i * 512u);
+		t.req[i].flags = USTOR_REQ_F_WAIT;
+		CHECK_OK(ustor_block_submit(d, &t.req[i]));
+	}
+	CHECK_EQ(d->sched.held, 2);
+	CHECK_EQ(f.m.io_cmds[2], 3);
+	req_rw(&t, 5, USTOR_BLOCK_READ, 5, b + 5u * 512u);
+	t.req[5].flags = USTOR_REQ_F_WAIT;
+	t.req[5].queue = 1;
+	CHECK_OK(ustor_block_submit(d, &t.req[5]));
+	CHECK_EQ(d->sched.held, 2);
+	CHECK_EQ(f.m.io_cmds[2], 4);
+	/* A poll of queue 1 does not send queue 0's requests. */
+	ustor_nvme_model_process(&f.m);
+	ustor_block_poll(d, 1);
+	CHECK_EQ(t.n, 1);
+	CHECK_EQ(t.order[0], 5);
+	CHECK_EQ(d->sched.held, 2);
+	drain(&f, d, &t, 6);
+	CHECK_EQ(t.order[4], 3);
+	CHECK_EQ(t.order[5], 4);
+	f.m.deferred = 0;
+	fx_finish(&f);
+}
+
 /* A held request the driver refuses when its turn comes (a buffer the HAL
  * cannot map) completes with that error; the others are not held up. */
 static void test_wait_refused_when_sent(void)
@@ -530,6 +571,7 @@ static void test_virtio_priority_and_deadline(void)
 int main(void)
 {
 	RUN(test_wait_full_queue);
+	RUN(test_wait_per_queue);
 	RUN(test_wait_refused_when_sent);
 	RUN(test_round_robin_and_cpu);
 	RUN(test_priority);
