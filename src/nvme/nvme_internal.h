@@ -49,6 +49,14 @@
  */
 #define USTOR_NVME_QF_PENDING USTOR_SQCQ_F_OWNER
 
+/*
+ * The queue's adaptive-completion bit in q->ring.flags (ADAPTIVE mode with
+ * hal->irq_mask): submit and poll check the in-flight count against the
+ * thresholds (ustor_nvme_adaptive_update). Being a flag, it sends the queue
+ * down the general paths; plain queues pay nothing for it.
+ */
+#define USTOR_NVME_QF_ADAPTIVE USTOR_SQCQ_F_OWNER2
+
 /* Command id: slot index in bits 9:0, generation in bits 15:10. */
 #define USTOR_NVME_CID_SLOT_BITS 10
 #define USTOR_NVME_CID_SLOT_MASK 0x3ffu
@@ -201,6 +209,37 @@ ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl);
 void ustor_nvme_decode_id_ctrl(const struct ustor_nvme_id_ctrl *id, struct ustor_nvme_ctrl_info *out);
 ustor_status ustor_nvme_decode_id_ns(const struct ustor_nvme_id_ns *id, uint32_t nsid,
 				     struct ustor_nvme_ns_info *out);
+
+/* USTOR_REQ_F_MORE on the fast path: publish the entry without the
+ * doorbell; the pending flag sends the next submit and poll the general
+ * way, which ring it (so a caller who never kicks still completes). Out of
+ * line: batching is the uncommon case of the plain path. */
+void ustor_nvme_defer_db(struct ustor_nvme_queue *q);
+
+/* ADAPTIVE completions (nvme_irq.c): mask the queue's vector once its
+ * in-flight count reaches the high threshold, unmask it at the low one.
+ * Caller holds the queue lock (if any). */
+void ustor_nvme_adaptive_update(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Decide the completion mode and thresholds from cfg and the HAL; set
+ * Interrupt Coalescing if cfg asks (after the I/O queues exist). */
+void ustor_nvme_irq_setup(struct ustor_nvme_ctrl *ctrl);
+void ustor_nvme_irq_coalesce_setup(struct ustor_nvme_ctrl *ctrl);
+
+/*
+ * Shadow doorbells (nvme_dbbuf.c). Allocate (first time) and zero the
+ * shadow and EventIdx pages, issue Doorbell Buffer Config, and attach every
+ * existing queue's ring (admin included, which always rings MMIO as well).
+ * A no-op returning OK when cfg.shadow_doorbells is off or OACS bit 8 is
+ * clear; on any failure the controller keeps MMIO doorbells. Init calls it
+ * before creating I/O queues; a controller reset must call it again after
+ * the admin queue is back (the setting does not survive a reset), before or
+ * after re-creating I/O queues.
+ */
+ustor_status ustor_nvme_dbbuf_setup(struct ustor_nvme_ctrl *ctrl);
+/* Attach one I/O queue created after ustor_nvme_dbbuf_setup. */
+void ustor_nvme_dbbuf_attach(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Detach every ring and free the pages (controller stopped or reset). */
+void ustor_nvme_dbbuf_free(struct ustor_nvme_ctrl *ctrl);
 
 /* Lock helpers: no-ops when the HAL has no lock (the ring's flags say
  * so in one byte: USTOR_SQCQ_F_LOCK). */

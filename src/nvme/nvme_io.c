@@ -367,7 +367,14 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_block_
 		q->waiting_tail = req;
 		q->ring.flags |= USTOR_NVME_QF_PENDING;
 	}
-	ustor_sqcq_ring_sq(&q->ring);
+	if (req->flags & USTOR_REQ_F_MORE) {
+		if (q->ring.sq_tail != q->ring.sq_rung)
+			q->ring.flags |= USTOR_NVME_QF_PENDING; /* kick or the next poll rings */
+	} else {
+		ustor_sqcq_ring_sq(&q->ring);
+	}
+	if (q->ring.flags & USTOR_NVME_QF_ADAPTIVE)
+		ustor_nvme_adaptive_update(ctrl, q);
 	ustor_nvme_unlock(hal, q);
 	return USTOR_OK;
 }
@@ -463,7 +470,12 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 	q->slots[idx].owner = req;
 	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
 	req->state = USTOR_REQ_STATE_ACTIVE;
-	ustor_sqcq_commit_flags(&q->ring, flags);
+	if (USTOR_UNLIKELY(req->flags & USTOR_REQ_F_MORE))
+		ustor_nvme_defer_db(q); /* the doorbell waits for the batch's end */
+	else
+		ustor_sqcq_commit_flags(&q->ring, flags);
+	if (flags & USTOR_NVME_QF_ADAPTIVE)
+		ustor_nvme_adaptive_update(ns->ctrl, q);
 	if (flags & USTOR_SQCQ_F_LOCK)
 		ustor_nvme_unlock(q->ring.hal, q);
 	return USTOR_OK;
@@ -652,8 +664,24 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 	}
 }
 
+/* The namespaces' kick: ring the SQ doorbell of the queue `queue` names if
+ * USTOR_REQ_F_MORE left entries unannounced. */
+static void ustor_nvme_ns_kick(struct ustor_block_device *bdev, uint16_t queue)
+{
+	struct ustor_nvme_ctrl *ctrl = ustor_nvme_bdev_ns(bdev)->ctrl;
+	struct ustor_nvme_queue *q;
+
+	if (ctrl->state != USTOR_NVME_STATE_READY)
+		return;
+	q = ustor_nvme_io_queue(ctrl, queue);
+	ustor_nvme_lock(ctrl->hal, q);
+	ustor_sqcq_ring_sq(&q->ring);
+	ustor_nvme_unlock(ctrl->hal, q);
+}
+
 const struct ustor_block_ops ustor_nvme_ns_ops = {
 	.submit = ustor_nvme_ns_submit,
 	.poll = ustor_nvme_ns_poll,
 	.cancel = ustor_nvme_ns_cancel,
+	.kick = ustor_nvme_ns_kick,
 };

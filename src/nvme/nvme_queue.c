@@ -56,6 +56,13 @@ ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nv
 		q->free_ids[i] = (uint16_t)(nslots - 1u - i);
 	}
 	q->nfree = (uint16_t)nslots;
+	if (io) {
+		/* Per-CPU queues: one CPU per I/O queue, no lock on its path. */
+		if (ctrl->cfg.lockless_io_queues)
+			q->ring.flags &= (uint8_t)~USTOR_SQCQ_F_LOCK;
+		if (ctrl->adaptive)
+			q->ring.flags |= USTOR_NVME_QF_ADAPTIVE;
+	}
 	return USTOR_OK;
 nomem:
 	ustor_nvme_queue_fini(ctrl, q);
@@ -74,6 +81,12 @@ void ustor_nvme_queue_fini(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 		hal->dma_free(hal->ctx, q->bookkeeping, q->bookkeeping_bytes);
 	ustor_sqcq_fini(&q->ring);
 	ustor_memset(q, 0, sizeof(*q));
+}
+
+void ustor_nvme_defer_db(struct ustor_nvme_queue *q)
+{
+	ustor_sqcq_advance(&q->ring);
+	q->ring.flags |= USTOR_NVME_QF_PENDING;
 }
 
 /* Everything but a ONE command that succeeded. The command id comes from
@@ -188,7 +201,7 @@ static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_reap(struct ustor_nvme_ctrl
 			finished++;
 		}
 	}
-	ustor_sqcq_ring_cq(&q->ring, 0);
+	ustor_sqcq_ring_cq_flags(&q->ring, 0, flags);
 	/* flags == 0 says nothing waits (USTOR_NVME_QF_PENDING). */
 	if (flags != 0 && q->waiting != NULL)
 		ustor_nvme_io_issue_waiting(ctrl, q, done);
@@ -226,6 +239,9 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 	unsigned n;
 
 	ustor_nvme_lock(hal, q);
+	/* A doorbell USTOR_REQ_F_MORE deferred (the caller never kicked):
+	 * ring it now, or those commands would never start. */
+	ustor_sqcq_ring_sq(&q->ring);
 	/* The list stays local, not on q, until the callbacks have run. */
 	done.head = q->done_head;
 	done.tail = q->done_tail;
@@ -234,6 +250,8 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 	n = ustor_nvme_queue_reap(ctrl, q, &done, flags);
 	if (q->waiting == NULL)
 		q->ring.flags &= (uint8_t)~USTOR_NVME_QF_PENDING;
+	if (flags & USTOR_NVME_QF_ADAPTIVE)
+		ustor_nvme_adaptive_update(ctrl, q);
 	ustor_nvme_unlock(hal, q);
 	/* Outside the lock: a callback may submit (and so lock) again. */
 	req = done.head;
