@@ -213,8 +213,6 @@ struct ustor_nvme_cpl {
 /* Per-command bookkeeping, one per queue slot (internal layout). */
 struct ustor_nvme_slot {
 	void *owner;             /* request being served; NULL = free or abandoned */
-	uint8_t *prp_list;       /* this slot's PRP list area (DMA) */
-	ustor_bus_addr prp_bus;
 	uint64_t lba;            /* chunk served, for retries and error reports */
 	uint32_t nblocks;
 	uint32_t buf_off;        /* offset of the chunk inside the request buffer */

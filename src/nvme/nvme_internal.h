@@ -160,9 +160,10 @@ ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sq
 ustor_status ustor_nvme_admin_page(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
 				   struct ustor_nvme_cpl *out);
 
-/* PRPs for [buf, buf+len) (nvme_prp.c). Uses the slot's PRP list area. */
+/* PRPs for [buf, buf+len) (nvme_prp.c). Uses the PRP list area of q's
+ * slot `idx` (q->prp_pool + idx * q->prp_area_bytes). */
 ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
-				  const struct ustor_nvme_slot *slot, const uint8_t *buf,
+				  const struct ustor_nvme_queue *q, unsigned idx, const uint8_t *buf,
 				  uint32_t len, struct ustor_nvme_sqe *sqe);
 /* PRP list bytes one slot needs for transfers up to max_transfer. */
 uint32_t ustor_nvme_prp_area_bytes(uint32_t max_transfer, uint32_t page_size);

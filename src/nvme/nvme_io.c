@@ -72,7 +72,7 @@ static inline ustor_status ustor_nvme_io_prp(const struct ustor_nvme_ctrl *ctrl,
 					     uint32_t len, struct ustor_nvme_sqe *sqe)
 {
 	if (!ustor_nvme_io_prp_short(ctrl->page_size, buf, len))
-		return ustor_nvme_prp_build(ctrl, s, buf, len, sqe);
+		return ustor_nvme_prp_build(ctrl, q, (unsigned)(s - q->slots), buf, len, sqe);
 	return ustor_nvme_io_prp_pair(ctrl->hal, q->ring.flags, ctrl->page_size, buf, len,
 				      &sqe->prp1, &sqe->prp2);
 }
@@ -379,6 +379,9 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_block_
 	return USTOR_OK;
 }
 
+/* Not a ring flag: submit_one's `flags` bit for USTOR_REQ_F_MORE. */
+#define USTOR_NVME_SUBMIT_MORE 0x100u
+
 /*
  * The fast path's command: a read or write that is one command whose data
  * two PRP entries cover (`end`, the end of the `len` bytes counted from the
@@ -470,7 +473,7 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 	q->slots[idx].owner = req;
 	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
 	req->state = USTOR_REQ_STATE_ACTIVE;
-	if (USTOR_UNLIKELY(req->flags & USTOR_REQ_F_MORE))
+	if (flags & USTOR_NVME_SUBMIT_MORE)
 		ustor_nvme_defer_db(q); /* the doorbell waits for the batch's end */
 	else
 		ustor_sqcq_commit_flags(&q->ring, flags);
@@ -483,7 +486,7 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 
 /* ustor_nvme_submit_one for a queue whose flags are not 0 (locks, cache
  * maintenance, or requests pending, which keep their order: a new request
- * queues behind them). Out of line, so that the common copy pays for none
+ * queues behind them), or a request with USTOR_REQ_F_MORE. Out of line, so that the common copy pays for none
  * of its registers. */
 static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_flags(struct ustor_block_device *bdev,
 							      struct ustor_nvme_queue *q,
@@ -492,7 +495,9 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_flags(struct ustor_block
 {
 	if (q->waiting != NULL)
 		return ustor_nvme_ns_submit_slow(bdev, req);
-	return ustor_nvme_submit_one(q, ustor_nvme_bdev_ns(bdev), req, len, end, q->ring.flags);
+	return ustor_nvme_submit_one(q, ustor_nvme_bdev_ns(bdev), req, len, end,
+				     q->ring.flags |
+					     ((req->flags & USTOR_REQ_F_MORE) ? USTOR_NVME_SUBMIT_MORE : 0u));
 }
 
 _Static_assert(USTOR_BLOCK_READ == 1 && USTOR_BLOCK_WRITE == 2 && USTOR_NVME_CMD_READ == 2 &&
@@ -522,7 +527,9 @@ static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 			   req->nblocks > ns->max_chunk_blocks || end > 2u * page))
 		return ustor_nvme_ns_submit_slow(bdev, req);
 	req->drv = ns;
-	if (USTOR_UNLIKELY(q->ring.flags != 0))
+	/* USTOR_REQ_F_MORE (batching) takes the general copy too, so the
+	 * plain one has no doorbell decision to make. */
+	if (USTOR_UNLIKELY(q->ring.flags != 0 || (req->flags & USTOR_REQ_F_MORE) != 0))
 		return ustor_nvme_ns_submit_flags(bdev, q, req, len, end);
 	return ustor_nvme_submit_one(q, ns, req, len, end, 0);
 }

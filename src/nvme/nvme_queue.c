@@ -47,11 +47,6 @@ ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nv
 			goto nomem;
 	}
 	for (i = 0; i < nslots; i++) {
-		struct ustor_nvme_slot *s = &q->slots[i];
-		if (q->prp_pool != NULL) {
-			s->prp_list = q->prp_pool + (size_t)i * q->prp_area_bytes;
-			s->prp_bus = q->prp_pool_bus + (ustor_bus_addr)i * q->prp_area_bytes;
-		}
 		/* Hand out low indices first. */
 		q->free_ids[i] = (uint16_t)(nslots - 1u - i);
 	}
@@ -362,7 +357,7 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 	/* Caller data goes by PRPs built in this slot's own list area, under
 	 * the lock, so the list stays the command's until it completes. */
 	st = data == NULL ? USTOR_OK
-			  : ustor_nvme_prp_build(ctrl, &q->slots[idx], (const uint8_t *)data, len, sqe);
+			  : ustor_nvme_prp_build(ctrl, q, (unsigned)idx, (const uint8_t *)data, len, sqe);
 	if (st != USTOR_OK) {
 		ustor_nvme_slot_put(q, (unsigned)idx);
 		ustor_nvme_unlock(hal, q);
