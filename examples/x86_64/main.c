@@ -29,6 +29,7 @@
  *                               the checks (shell.c; `exit` shuts down and leaves)
  */
 #include "kernel.h"
+#include "nvme_ctrls.h" /* nvme_knob_parse */
 
 extern char __kernel_start[], __kernel_end[];
 
@@ -144,6 +145,9 @@ static void option(const char *key, const char *kend, const char *val, const cha
 			goto bad;
 		kopt.peek_set = 1;
 		kopt.peek_lba = v;
+	} else if ((v = (uint64_t)(int64_t)nvme_knob_parse(key, kend, val, vend)) != 0) {
+		if (v != 1) /* dbbuf=, completion= (nvme_knobs.c) */
+			goto bad;
 	} else {
 		kprintf("cmdline: unknown option ignored: ");
 		console_write(key, (size_t)(vend - key));
