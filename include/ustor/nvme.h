@@ -255,6 +255,9 @@ struct ustor_nvme_ns {
 	struct ustor_nvme_ctrl *ctrl;
 	struct ustor_nvme_ns_info info;
 	uint32_t max_chunk_blocks;      /* blocks per read/write command */
+	uint32_t fast_end;              /* the submit fast path takes a read/write whose
+					 * page offset + length is at most this:
+					 * min(2 pages, max_chunk_blocks bytes) */
 };
 
 struct ustor_nvme_ctrl {

@@ -65,6 +65,7 @@ struct ustor_sqcq {
 #define USTOR_SQCQ_F_LOCK 0x02u  /* hal->lock or unlock set: the owner locks around the ring */
 #define USTOR_SQCQ_F_SHADOW 0x04u /* shadow doorbells: write the shadow dword, ring the
 				   * MMIO doorbell only when the EventIdx test says so */
+#define USTOR_SQCQ_F_OWNER3 0x20u /* the ring's owner's own, like F_OWNER */
 #define USTOR_SQCQ_F_OWNER2 0x40u /* the ring's owner's own, like F_OWNER */
 #define USTOR_SQCQ_F_OWNER 0x80u /* the ring's owner's own (set, cleared, never read here) */
 

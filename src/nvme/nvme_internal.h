@@ -57,6 +57,14 @@
  */
 #define USTOR_NVME_QF_ADAPTIVE USTOR_SQCQ_F_OWNER2
 
+/*
+ * Statistics are on for a device using this queue (set under the lock by a
+ * submission that saw bdev->sched.stats; cleared by a poll that finds the
+ * queue idle): polls take the general path, which calls
+ * ustor_stats_on_complete for each request it finishes.
+ */
+#define USTOR_NVME_QF_STATS USTOR_SQCQ_F_OWNER3
+
 /* Command id: slot index in bits 9:0, generation in bits 15:10. */
 #define USTOR_NVME_CID_SLOT_BITS 10
 #define USTOR_NVME_CID_SLOT_MASK 0x3ffu
@@ -185,6 +193,14 @@ static inline void ustor_nvme_done_add(struct ustor_nvme_done *d, struct ustor_b
 	else
 		d->head = req;
 	d->tail = req;
+}
+
+/* A request is finished (status final): statistics (its namespace's
+ * device), then onto `d` for its callback. Caller holds the queue lock. */
+static inline void ustor_nvme_finish(struct ustor_nvme_done *d, struct ustor_block_req *req)
+{
+	ustor_stats_on_complete(&((struct ustor_nvme_ns *)req->drv)->bdev, req);
+	ustor_nvme_done_add(d, req);
 }
 
 /* A block command (BLOCK or ONE slot) completed, other than a ONE that

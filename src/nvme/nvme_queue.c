@@ -192,7 +192,10 @@ static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_reap(struct ustor_nvme_ctrl
 		if (!ustor_nvme_reap_one(q, e, &req))
 			req = ustor_nvme_reap_other(ctrl, q, e);
 		if (req != NULL) {
-			ustor_nvme_done_add(done, req);
+			if (flags & USTOR_NVME_QF_STATS)
+				ustor_nvme_finish(done, req);
+			else
+				ustor_nvme_done_add(done, req);
 			finished++;
 		}
 	}
@@ -245,6 +248,10 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 	n = ustor_nvme_queue_reap(ctrl, q, &done, flags);
 	if (q->waiting == NULL)
 		q->ring.flags &= (uint8_t)~USTOR_NVME_QF_PENDING;
+	/* Idle: nothing counted at submission is left to count at completion;
+	 * the next submission sets it again while statistics are on. */
+	if (q->waiting == NULL && q->nfree + 1u == q->ring.depth)
+		q->ring.flags &= (uint8_t)~USTOR_NVME_QF_STATS;
 	if (flags & USTOR_NVME_QF_ADAPTIVE)
 		ustor_nvme_adaptive_update(ctrl, q);
 	ustor_nvme_unlock(hal, q);
