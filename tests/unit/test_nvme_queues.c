@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "ustor/stats.h"
 
 #include "../../src/nvme/nvme_internal.h"
 
@@ -384,6 +385,127 @@ static void test_qd600(void)
 	}
 }
 
+/* Statistics hooks on every path of the driver: the fast path (ONE slot),
+ * a batch, a request split into chunks, a flush, an error, a timeout
+ * (cancel) and shutdown (fail_all). Every request is counted once at
+ * submission and once at completion: depth is back to 0 after each step. */
+static void test_stats_paths(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	struct ustor_block_queue_stats mem[2];
+	struct ustor_block_stats st;
+	uint8_t *b;
+
+	fx_setup(&f);
+	f.mcfg.mdts = 1;          /* 8 KiB per command: 32 KiB is 4 chunks */
+	f.cfg.io_timeout_ms = 1000;
+	f.cfg.io_queues = 2;
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	b = fx_buf(&f, 64 * 512, 0, 0);
+	CHECK_OK(ustor_block_stats_enable(d, mem, 2));
+
+	/* Fast path: 10 one-block reads, 5 of them on queue 1. */
+	batch_prep(10, b, 0);
+	for (unsigned i = 0; i < 10; i++) {
+		B.req[i].queue = (uint16_t)(i & 1u);
+		CHECK_OK(ustor_block_submit(d, &B.req[i]));
+	}
+	CHECK_EQ(mem[0].depth + mem[1].depth, 10);
+	for (unsigned spins = 0; B.done < 10 && spins < 1000; spins++) {
+		ustor_block_poll(d, 0);
+		ustor_block_poll(d, 1);
+	}
+	CHECK_EQ(B.done, 10);
+	CHECK_OK(ustor_block_stats_get(d, 0, &st));
+	CHECK_EQ(st.read_ops, 5);
+	CHECK_OK(ustor_block_stats_get(d, 1, &st));
+	CHECK_EQ(st.read_ops, 5);
+	CHECK_EQ(st.read_bytes, 5 * 512);
+	CHECK_EQ(st.max_depth, 5);
+	CHECK_EQ(mem[0].depth + mem[1].depth, 0);
+
+	/* A batch (F_MORE, never kicked). */
+	batch_prep(4, b, USTOR_REQ_F_MORE);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_OK(ustor_block_submit(d, &B.req[i]));
+	CHECK_EQ(poll_all(&f, d, 4), 4);
+	CHECK_OK(ustor_block_stats_get(d, 0, &st));
+	CHECK_EQ(st.read_ops, 9);
+
+	/* Chunks and a flush: one request each. */
+	CHECK_OK(ustor_block_write(d, 0, 64, b));
+	CHECK_OK(ustor_block_flush(d));
+	CHECK_OK(ustor_block_stats_get(d, USTOR_STATS_ALL, &st));
+	CHECK_EQ(st.write_ops, 1);
+	CHECK_EQ(st.write_bytes, 64 * 512);
+	CHECK_EQ(st.other_ops, 1);
+	CHECK_EQ(f.m.io_cmds[0x01], 4);
+
+	/* A media error (DNR): an error, not an op. */
+	f.m.inject[0] = (struct ustor_nvme_model_inject){ .qid = -1, .opcode = 0x02,
+		.status = USTOR_NVME_MODEL_STATUS(2, 0x81, 1), .count = 1 };
+	CHECK_ST(ustor_block_read(d, 3, 1, b), USTOR_ERR_MEDIA);
+	CHECK_OK(ustor_block_stats_get(d, USTOR_STATS_ALL, &st));
+	CHECK_EQ(st.errors, 1);
+	CHECK_EQ(st.read_ops, 14);
+
+	/* A timeout: cancel counts it. */
+	f.m.drop_completions = 1;
+	f.m.drop_qid = 1;
+	CHECK_ST(ustor_block_read(d, 4, 1, b), USTOR_ERR_TIMEOUT);
+	CHECK_OK(ustor_block_stats_get(d, USTOR_STATS_ALL, &st));
+	CHECK_EQ(st.timeouts, 1);
+	CHECK_EQ(st.depth, 0);
+
+	/* Shutdown with requests in flight: each finishes with SHUT_DOWN. */
+	f.m.deferred = 1;
+	batch_prep(3, b, 0);
+	for (unsigned i = 0; i < 3; i++)
+		CHECK_OK(ustor_block_submit(d, &B.req[i]));
+	CHECK_OK(ustor_block_stats_get(d, USTOR_STATS_ALL, &st));
+	CHECK_EQ(st.depth, 3);
+	CHECK_OK(ustor_nvme_ctrl_shutdown(f.ctrl));
+	CHECK_EQ(B.done, 3);
+	CHECK_OK(ustor_block_stats_get(d, USTOR_STATS_ALL, &st));
+	CHECK_EQ(st.errors, 4);
+	CHECK_EQ(st.depth, 0);
+	CHECK_EQ(st.read_ops, 14);
+	fx_finish(&f);
+}
+
+/* Statistics off: the plain paths, nothing recorded anywhere. */
+static void test_stats_off(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	uint8_t *b;
+
+	fx_setup(&f);
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	b = fx_buf(&f, 512, 0, 0);
+	batch_prep(1, b, 0);
+	B.req[0].submit_ns = 0;
+	CHECK_OK(ustor_block_run(d, &B.req[0]));
+	CHECK_EQ(B.req[0].submit_ns, 0); /* never stamped */
+	CHECK_EQ(f.ctrl->io[0].ring.flags & USTOR_NVME_QF_STATS, 0);
+	/* On, then off again: the queue leaves the general path once idle. */
+	{
+		struct ustor_block_queue_stats mem[1];
+
+		CHECK_OK(ustor_block_stats_enable(d, mem, 1));
+		CHECK_OK(ustor_block_run(d, &B.req[0]));
+		CHECK_EQ(mem[0].ops[0], 1);
+		CHECK_OK(ustor_block_stats_enable(d, NULL, 0));
+		CHECK_OK(ustor_block_run(d, &B.req[0]));
+		CHECK_EQ(mem[0].ops[0], 1);
+		CHECK_EQ(f.ctrl->io[0].ring.flags & USTOR_NVME_QF_STATS, 0);
+	}
+	fx_finish(&f);
+}
+
 int main(void)
 {
 	for (harness_no_lock = 0; harness_no_lock < 2; harness_no_lock++) {
@@ -397,6 +519,8 @@ int main(void)
 		RUN(test_adaptive_completions);
 		RUN(test_irq_coalescing);
 		RUN(test_qd600);
+		RUN(test_stats_paths);
+		RUN(test_stats_off);
 	}
 	return harness_done();
 }
