@@ -218,8 +218,10 @@ struct ustor_nvme_slot {
 	uint32_t buf_off;        /* offset of the chunk inside the request buffer */
 	uint8_t kind;            /* free, block chunk, raw, abandoned */
 	uint8_t retries_left;
-	uint8_t gen;             /* high 6 bits of the command id */
 	uint8_t opcode;
+	uint8_t rsvd;
+	uint16_t gen;            /* generation: bits 15:10 of the command id, in place
+				  * (advanced by 0x400, wrapping at 16 bits) */
 };
 
 /* One queue pair with its slots and PRP list pool. */

@@ -67,6 +67,8 @@
 
 /* Command id: slot index in bits 9:0, generation in bits 15:10. */
 #define USTOR_NVME_CID_SLOT_BITS 10
+/* One generation step as kept in the slot (already in bits 15:10). */
+#define USTOR_NVME_GEN_STEP (1u << USTOR_NVME_CID_SLOT_BITS)
 #define USTOR_NVME_CID_SLOT_MASK 0x3ffu
 
 /* Largest transfer used when MDTS says "unlimited" and no cap is set. */
@@ -104,7 +106,7 @@ static inline int ustor_nvme_slot_get(struct ustor_nvme_queue *q)
 	idx = q->free_ids[--q->nfree];
 	/* A new generation per use: a late or forged completion of an earlier
 	 * use of this slot no longer matches. */
-	q->slots[idx].gen = (uint8_t)((q->slots[idx].gen + 1u) & 0x3fu);
+	q->slots[idx].gen = (uint16_t)(q->slots[idx].gen + USTOR_NVME_GEN_STEP);
 	return (int)idx;
 }
 
@@ -121,7 +123,7 @@ static inline void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx)
 /* Command id for a slot's current generation. */
 static inline uint16_t ustor_nvme_cid(const struct ustor_nvme_queue *q, unsigned idx)
 {
-	return (uint16_t)(idx | ((unsigned)q->slots[idx].gen << USTOR_NVME_CID_SLOT_BITS));
+	return (uint16_t)(idx | q->slots[idx].gen);
 }
 
 /* The namespace behind one of its block devices: the device is the

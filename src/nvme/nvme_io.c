@@ -269,7 +269,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 			/* Transient (DNR clear): send the same chunk again under
 			 * a fresh command id. The completed entry freed an SQ slot. */
 			s->retries_left--;
-			s->gen = (uint8_t)((s->gen + 1u) & 0x3fu);
+			s->gen = (uint16_t)(s->gen + USTOR_NVME_GEN_STEP);
 			if (ustor_nvme_io_build(ctrl, q, ns, req, idx, &sqe) == USTOR_OK &&
 			    ustor_sqcq_push(&q->ring, &sqe) == USTOR_OK) {
 				ustor_sqcq_ring_sq(&q->ring);
@@ -474,8 +474,9 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 	e->cdw14 = 0;
 	e->cdw15 = 0;
 	idx = ustor_nvme_slot_get(q);
-	/* USTOR_BLOCK_READ (1) and WRITE (2) map to NVMe READ (2) and WRITE (1). */
-	e->cdw0 = ustor_cpu_to_le32((3u - req->op) | ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16));
+	/* USTOR_BLOCK_READ (1) and WRITE (2) map to NVMe READ (2) and WRITE (1):
+	 * op ^ 3. */
+	e->cdw0 = ustor_cpu_to_le32(((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16) ^ 3u ^ req->op);
 	q->slots[idx].owner = req;
 	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
 	req->state = USTOR_REQ_STATE_ACTIVE;
@@ -513,7 +514,7 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_flags(struct ustor_block
 
 _Static_assert(USTOR_BLOCK_READ == 1 && USTOR_BLOCK_WRITE == 2 && USTOR_NVME_CMD_READ == 2 &&
 		       USTOR_NVME_CMD_WRITE == 1,
-	       "ustor_nvme_submit_one maps op to opcode as 3 - op");
+	       "ustor_nvme_submit_one maps op to opcode as op ^ 3");
 
 /*
  * The namespaces' submit (ustor_block_submit validated op, buffer and

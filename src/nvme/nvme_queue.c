@@ -142,7 +142,7 @@ static USTOR_ALWAYS_INLINE int ustor_nvme_reap_one(struct ustor_nvme_queue *q,
 	USTOR_OPAQUE(idx);
 	/* idx < depth - 1: within the slots. */
 	if (USTOR_UNLIKELY(idx + 1u >= q->ring.depth || q->slots[idx].kind != USTOR_NVME_SLOT_ONE ||
-			   q->slots[idx].gen != (cid >> USTOR_NVME_CID_SLOT_BITS) ||
+			   q->slots[idx].gen != (cid & ~USTOR_NVME_CID_SLOT_MASK) ||
 			   USTOR_NVME_STATUS_FAILED(ustor_le16_to_cpu(e->status) >> 1)))
 		return 0;
 	*req = (struct ustor_block_req *)q->slots[idx].owner;
