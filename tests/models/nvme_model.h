@@ -47,7 +47,8 @@
  *     covers I/O queues only (the admin queue keeps MMIO doorbells, as
  *     Linux assumes). From then on the model reads an I/O SQ's tail from
  *     the shadow page whenever it processes that SQ (any doorbell write, or
- *     process()), writes the SQ's EventIdx = the tail it processed up to,
+ *     process()); the shadow value wins over an MMIO one (the host writes
+ *     the shadow first), as in QEMU. It writes the SQ's EventIdx = the tail it processed up to,
  *     reads a CQ's head from the shadow page before posting, and writes
  *     the CQ's EventIdx = its head only while it holds completions for
  *     lack of room (it wants to hear about space, nothing else). A value
