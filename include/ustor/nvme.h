@@ -14,7 +14,8 @@
  *   }
  *
  * One controller object is driven by one CPU at a time unless the HAL
- * supplies lock/unlock, which makes the I/O queues safe to share; admin
+ * supplies lock/unlock, which makes the I/O queues safe to share, or
+ * cfg.lockless_io_queues gives each CPU its own I/O queue (no lock); admin
  * calls (identify, features, logs, passthrough, init, shutdown) share one
  * data page and must still come from one CPU at a time, as must the
  * synchronous block calls that bounce. Nothing here waits without a bound:

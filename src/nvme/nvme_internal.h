@@ -249,7 +249,9 @@ void ustor_nvme_irq_coalesce_setup(struct ustor_nvme_ctrl *ctrl);
  * shadow and EventIdx pages, issue Doorbell Buffer Config, and attach every
  * existing queue's ring (admin included, which always rings MMIO as well).
  * A no-op returning OK when cfg.shadow_doorbells is off or OACS bit 8 is
- * clear; on any failure the controller keeps MMIO doorbells. Init calls it
+ * clear; on any failure (including admin commands refused because
+ * ctrl->state is not READY) the controller keeps MMIO doorbells, and only
+ * USTOR_ERR_NO_MEMORY is returned. Init calls it
  * before creating I/O queues; a controller reset must call it again after
  * the admin queue is back (the setting does not survive a reset), before or
  * after re-creating I/O queues.

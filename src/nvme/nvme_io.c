@@ -564,6 +564,10 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 		struct ustor_block_req **pp;
 		uint32_t j;
 
+		/* Per-CPU queues belong to other CPUs: only the request's own
+		 * queue (the one it was submitted to) may be looked at. */
+		if (ctrl->cfg.lockless_io_queues && q != ustor_nvme_io_queue(ctrl, req->queue))
+			continue;
 		ustor_nvme_lock(ctrl->hal, q);
 		/* Finished already (reaped by a synchronous admin/passthrough
 		 * wait) but not yet delivered: take it back, it did complete. */
