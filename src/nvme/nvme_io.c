@@ -497,8 +497,9 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 
 /* ustor_nvme_submit_one for a queue whose flags are not 0 (locks, cache
  * maintenance, or requests pending, which keep their order: a new request
- * queues behind them), or a request with USTOR_REQ_F_MORE. Out of line, so that the common copy pays for none
- * of its registers. */
+ * queues behind them), a request with USTOR_REQ_F_MORE, or a device with
+ * statistics on. Out of line, so that the common copy pays for none of its
+ * registers. */
 static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_flags(struct ustor_block_device *bdev,
 							      struct ustor_nvme_queue *q,
 							      struct ustor_block_req *req,
