@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The block-device conformance suite on every kind of block device. */
+#include <string.h>
+
 #include "conformance.h"
 #include "harness.h"
 
@@ -34,6 +36,7 @@ static void run_nvme_q(uint8_t lbads, uint8_t mdts, uint16_t oncs, int write_pro
 	struct fixture f;
 	struct conformance_target t;
 
+	memset(&t, 0, sizeof(t));
 	fx_setup(&f);
 	f.cfg.io_queues = io_queues;
 	f.cfg.io_queue_depth = depth;
@@ -51,6 +54,7 @@ static void run_nvme_q(uint8_t lbads, uint8_t mdts, uint16_t oncs, int write_pro
 	t.hold = nvme_hold;
 	t.release = nvme_release;
 	t.hold_ordered = nvme_hold_ordered;
+	t.stats_hooks = 1;
 	t.ctx = &f;
 	if (t.bdev != NULL)
 		conformance_run(&t);
