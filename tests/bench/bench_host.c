@@ -108,8 +108,10 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-	printf("qd=%u ios=%lu mode=%s errors=%u ns_per_io=%.0f (library+model+hosted HAL, wall clock)\n",
-	       qd, b.done, mode, b.errors, ns / (double)b.done);
+	printf("qd=%u ios=%lu mode=%s errors=%u ns_per_io=%.0f (library+model+hosted HAL, wall clock)"
+	       " doorbells_per_io=%.2f\n",
+	       qd, b.done, mode, b.errors, ns / (double)b.done,
+	       (double)f.m.doorbell_writes / (double)b.done);
 	if (strcmp(mode, "stats") == 0) {
 		struct ustor_block_stats st;
 

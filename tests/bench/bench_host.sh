@@ -37,10 +37,12 @@ for mode in batch stats; do
 	a=$(lib_ir 32 "$n1" "$mode")
 	b=$(lib_ir 32 "$n2" "$mode")
 	per=$(( (b - a) / (n2 - n1) ))
-	ns=$("$bin" 32 200000 "$mode" | sed -n 's/.*ns_per_io=\([0-9]*\).*/\1/p')
+	line=$("$bin" 32 200000 "$mode")
+	ns=$(echo "$line" | sed -n 's/.*ns_per_io=\([0-9]*\).*/\1/p')
+	db=$(echo "$line" | sed -n 's/.*doorbells_per_io=\([0-9.]*\).*/\1/p')
 	case $mode in
 	batch) what="batched (F_MORE + kick)" ;;
 	stats) what="statistics on" ;;
 	esac
-	echo "bench-host: 4 KiB read QD32 $what: $per instructions of library code per I/O (callgrind), $ns ns per I/O wall clock incl. model"
+	echo "bench-host: 4 KiB read QD32 $what: $per instructions of library code per I/O (callgrind), $ns ns per I/O wall clock incl. model, $db doorbell writes per I/O"
 done
