@@ -179,22 +179,27 @@ static void test_init_512(void)
 	CHECK_EQ(inf->queue_size, 128);
 	CHECK_EQ(inf->seg_max, 126);
 	CHECK_EQ(inf->size_max, 65536);
-	CHECK_EQ(f.d->max_blocks, 126u * 8u);
+	/* Indirect tables bound a chain at indirect_max - 2 = 32 windows. */
+	CHECK_EQ(f.d->max_blocks, (inf->indirect ? 32u : 126u) * 8u);
 	CHECK_EQ(inf->writeback, 1);
 	CHECK_EQ(inf->max_discard_sectors, 32768);
 	CHECK_EQ(inf->max_write_zeroes_sectors, 32768);
 	/* Accepted only what the driver uses; VERSION_1 on modern only. */
 	{
 		uint64_t feat = ustor_virtio_blk_model_features(&f.m);
-		uint64_t unused = USTOR_VIRTIO_BLK_MODEL_F_MQ | USTOR_VIRTIO_BLK_MODEL_F_EVENT_IDX |
-				  USTOR_VIRTIO_BLK_MODEL_F_INDIRECT_DESC |
-				  USTOR_VIRTIO_BLK_MODEL_F_GEOMETRY;
+		/* MQ only when more than one queue is asked for. */
+		uint64_t unused = USTOR_VIRTIO_BLK_MODEL_F_MQ | USTOR_VIRTIO_BLK_MODEL_F_GEOMETRY;
 
 		CHECK_EQ(feat, inf->features);
 		CHECK_EQ(feat & unused, 0);
 		CHECK_EQ(!!(feat & USTOR_VIRTIO_BLK_MODEL_F_VERSION_1),
 			 cur_transport != USTOR_VIRTIO_BLK_MODEL_MMIO1);
 		CHECK(feat & USTOR_VIRTIO_BLK_MODEL_F_FLUSH);
+		/* Ring features: accepted exactly when offered and allowed. */
+		CHECK_EQ(!!(feat & USTOR_VIRTIO_BLK_MODEL_F_EVENT_IDX), f.cfg.event_idx != 0);
+		CHECK_EQ(!!(feat & USTOR_VIRTIO_BLK_MODEL_F_INDIRECT_DESC), f.cfg.indirect != 0);
+		CHECK_EQ(inf->event_idx, f.cfg.event_idx != 0);
+		CHECK_EQ(inf->indirect, f.cfg.indirect != 0);
 	}
 	CHECK_EQ(inf->transport, cur_transport == USTOR_VIRTIO_BLK_MODEL_PCI ?
 					 USTOR_VIRTIO_TRANSPORT_PCI :
@@ -285,7 +290,7 @@ static void test_queue_size(void)
 	f.cfg.queue_size = 6;
 	CHECK_OK(vfx_start(&f));
 	CHECK_EQ(f.vb->info.queue_size, 4);
-	CHECK_EQ(f.vb->seg_lim, 2);
+	CHECK_EQ(f.vb->seg_lim, f.vb->info.indirect ? 32 : 2);
 	roundtrip(&f, 10, 40, 4, 12);
 	vfx_finish(&f);
 
@@ -539,6 +544,7 @@ static void test_in_flight(void)
 	vfx_setup(&f);
 	f.mcfg.queue_num_max = 32;
 	f.mcfg.seg_max = 10;
+	f.cfg.indirect = 0; /* the ring shapes below count direct descriptors */
 	CHECK_OK(vfx_start(&f));
 	w = vfx_buf(&f, (size_t)N * BLK * 512, 0, 0);
 	r = vfx_buf(&f, (size_t)N * BLK * 512, 0, 0xee);
@@ -570,7 +576,7 @@ static void test_in_flight(void)
 	}
 	CHECK_EQ(a.done, N);
 	CHECK_EQ(a.errors, 0);
-	CHECK_EQ(f.vb->q.vq.num_free, 32);
+	CHECK_EQ(f.vb->q[0].vq.num_free, 32);
 
 	/* 10 windows per chain (seg_max): 120 KiB is 3 chains of 12
 	 * descriptors, two go out, the third waits; requests behind it queue. */
@@ -583,7 +589,7 @@ static void test_in_flight(void)
 	big.done = on_done;
 	big.user = &a;
 	CHECK_OK(ustor_block_submit(f.d, &big));
-	CHECK(f.vb->q.waiting == &big);
+	CHECK(f.vb->q[0].waiting == &big);
 	CHECK_EQ(big.in_flight, 2);
 	for (i = 0; i < 4; i++) {
 		memset(&reqs[i], 0, sizeof(reqs[i]));
@@ -601,7 +607,7 @@ static void test_in_flight(void)
 	CHECK_EQ(a.errors, 0);
 	CHECK(memcmp(r, w, (size_t)N * BLK * 512) == 0);
 	CHECK_EQ(f.m.reads, 3);
-	CHECK_EQ(f.vb->q.vq.num_free, 32);
+	CHECK_EQ(f.vb->q[0].vq.num_free, 32);
 	vfx_finish(&f);
 }
 
@@ -618,6 +624,7 @@ static void test_shutdown_outstanding(void)
 
 	vfx_setup(&f);
 	f.mcfg.queue_num_max = 16;
+	f.cfg.indirect = 0; /* the 256-block read fills the ring with direct chains */
 	f.mcfg.features &= ~USTOR_VIRTIO_BLK_MODEL_F_FLUSH; /* flushes finish at once */
 	CHECK_OK(vfx_start(&f));
 	b = vfx_buf(&f, 256 * 512, 0, 0);
@@ -632,7 +639,7 @@ static void test_shutdown_outstanding(void)
 		reqs[i].user = &a;
 		CHECK_OK(ustor_block_submit(f.d, &reqs[i]));
 	}
-	CHECK(f.vb->q.waiting == &reqs[0]);
+	CHECK(f.vb->q[0].waiting == &reqs[0]);
 	CHECK_OK(ustor_virtio_blk_shutdown(f.vb));
 	CHECK_EQ(a.done, N);
 	CHECK_EQ(a.errors, N - 1); /* the flush had finished */
@@ -757,7 +764,7 @@ static void test_bad_used_id(void)
 	ustor_block_poll(f.d, 0);
 	CHECK_EQ(a.done, 1);
 	CHECK_ST(req.status, USTOR_ERR_BAD_DEVICE);
-	CHECK_EQ(f.vb->q.bad_used, 1);
+	CHECK_EQ(f.vb->q[0].bad_used, 1);
 	CHECK(ustor_test_hal_log_contains(&f.h, "not a posted chain"));
 	CHECK(f.d->flags & USTOR_BDEV_F_UNUSABLE);
 	CHECK_ST(ustor_block_read(f.d, 0, 1, b), USTOR_ERR_BAD_DEVICE);
@@ -784,7 +791,7 @@ static void test_bad_used_len(void)
 	CHECK_ST(ustor_block_run(f.d, &req), USTOR_ERR_BAD_DEVICE);
 	CHECK_EQ(req.dev_status, USTOR_VIRTIO_BLK_RAW_BAD_LEN);
 	CHECK_EQ(req.error_lba, 5);
-	CHECK_EQ(f.vb->q.bad_len, 1);
+	CHECK_EQ(f.vb->q[0].bad_len, 1);
 	CHECK(ustor_test_hal_log_contains(&f.h, "more than it offered"));
 	roundtrip(&f, 0, 16, 0, 51);
 	vfx_finish(&f);
@@ -1090,7 +1097,7 @@ static void test_narrow_access(void)
 	CHECK_OK(vfx_start(&f));
 	CHECK(f.h.mmio_narrow_reads > 0);
 	CHECK(f.h.mmio_narrow_writes > 0);
-	CHECK_EQ(f.vb->q.vq.notify16, 1);
+	CHECK_EQ(f.vb->q[0].vq.notify16, 1);
 	CHECK(f.m.notifications > 0); /* GET_ID */
 	notes = f.m.notifications;
 	roundtrip(&f, 0, 16, 0, 91);
@@ -1111,7 +1118,7 @@ static void test_narrow_fallback(void)
 	f.h.hal.mmio_write8 = NULL;
 	f.h.hal.mmio_write16 = NULL;
 	CHECK_OK(vfx_start(&f));
-	CHECK_EQ(f.vb->q.vq.notify16, 0);
+	CHECK_EQ(f.vb->q[0].vq.notify16, 0);
 	CHECK(f.m.notifications > 0); /* GET_ID */
 	roundtrip(&f, 0, 16, 0, 92);
 	CHECK_OK(ustor_virtio_blk_check(f.vb));
@@ -1148,7 +1155,7 @@ static void test_dma_sync(void)
 	f.h.hal.dma_sync = count_sync;
 	sync_to_dev = sync_from_dev = sync_both = 0;
 	CHECK_OK(vfx_start(&f));
-	CHECK(f.vb->q.vq.sync);
+	CHECK(f.vb->q[0].vq.sync);
 	roundtrip(&f, 3, 16, 0, 95);
 	CHECK(sync_to_dev > 0);
 	CHECK(sync_both > 0);
