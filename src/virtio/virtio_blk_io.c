@@ -465,10 +465,13 @@ static void ustor_vblk_reap(struct ustor_virtio_blk *vb, struct ustor_virtio_blk
 			 * trusted any more. */
 			q->bad_used++;
 			USTOR_ERR(hal,
-				  "%s: used ring returned an id that is not a posted chain "
-				  "(queue size %u, used idx %u, %u chains out)",
-				  vb->bdev.name, (unsigned)q->vq.size,
-				  (unsigned)ustor_virtio_r16(q->vq.legacy, *q->vq.used_idx),
+				  "%s: queue %u: used ring returned an id that is not a posted "
+				  "chain (%s ring of %u, used %s %u, %u descriptors out)",
+				  vb->bdev.name, (unsigned)q->index, q->vq.packed ? "packed" : "split",
+				  (unsigned)q->vq.size, q->vq.packed ? "position" : "idx",
+				  (unsigned)(q->vq.packed ? q->vq.last_used :
+							    ustor_virtio_r16(q->vq.legacy,
+									     *q->vq.used_idx)),
 				  ustor_virtq_in_flight(&q->vq));
 			ustor_vblk_break(vb, USTOR_ERR_BAD_DEVICE, "impossible used ring entry");
 			return;
