@@ -192,7 +192,10 @@ struct ustor_virtio_blk_queue {
 	volatile uint32_t lock_word; /* for hal->lock */
 	uint8_t locked;		     /* shared queue and the HAL has lock/unlock */
 	uint8_t irq_mode;	     /* USTOR_VIRTIO_BLK_IRQ_* */
+	uint8_t irq_work;	     /* poll has interrupt bookkeeping to do */
+	uint8_t rsvd_q;
 	uint16_t index;		     /* queue number (req->queue) */
+	uint16_t rsvd_q2;
 	uint32_t interrupts_armed;   /* times interrupts were switched on */
 	uint32_t interrupts_off;     /* times they were suppressed (adaptive) */
 };

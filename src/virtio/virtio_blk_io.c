@@ -541,7 +541,8 @@ unsigned ustor_vblk_deliver(struct ustor_virtio_blk *vb, struct ustor_block_req 
 /* Interrupt state of a queue after a reap (caller holds the lock).
  * Returns 1 when used elements arrived while interrupts were switched on:
  * they may have raised none, so the caller reaps again. */
-static int ustor_vblk_irq_update(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_queue *q)
+static __attribute__((noinline)) int ustor_vblk_irq_update(struct ustor_virtio_blk *vb,
+							   struct ustor_virtio_blk_queue *q)
 {
 	struct ustor_virtq *vq = &q->vq;
 	uint32_t depth;
@@ -596,13 +597,15 @@ static unsigned ustor_vblk_poll(struct ustor_block_device *bdev, uint16_t queue)
 	d.tail = q->done_tail;
 	q->done_head = NULL;
 	q->done_tail = NULL;
-	do {
-		ustor_vblk_reap(vb, q, &d);
-	} while (USTOR_VIRTIO_UNLIKELY(q->irq_mode != USTOR_VIRTIO_BLK_IRQ_OFF) &&
-		 vb->state == USTOR_VBLK_STATE_READY && ustor_vblk_irq_update(vb, q) &&
-		 ++rounds < 4u);
-	if (USTOR_VIRTIO_UNLIKELY(q->irq_mode == USTOR_VIRTIO_BLK_IRQ_OFF && q->vq.event_idx))
-		(void)ustor_vblk_irq_update(vb, q);
+again:
+	ustor_vblk_reap(vb, q, &d);
+	/* Interrupt bookkeeping (modes other than polling, or split EVENT_IDX
+	 * keeping used_event trailing), out of the polled fast path: reap
+	 * again (bounded) when used elements slipped in before interrupts
+	 * were switched on. */
+	if (USTOR_VIRTIO_UNLIKELY(q->irq_work) && vb->state == USTOR_VBLK_STATE_READY &&
+	    ustor_vblk_irq_update(vb, q) && ++rounds < 4u)
+		goto again;
 	if (vb->state == USTOR_VBLK_STATE_READY) {
 		if (q->waiting != NULL)
 			ustor_vblk_issue_waiting(vb, q, &d);

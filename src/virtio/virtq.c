@@ -214,7 +214,7 @@ static int ustor_virtq_packed_wants(struct ustor_virtq *vq)
 	return ustor_virtq_need_event(event, new_pos, old_pos);
 }
 
-static void ustor_virtq_notify(struct ustor_virtq *vq)
+static inline void ustor_virtq_notify(struct ustor_virtq *vq)
 {
 	const struct ustor_hal *hal = vq->hal;
 
