@@ -483,7 +483,7 @@ static ustor_status ustor_vblk_get_id(struct ustor_virtio_blk *vb)
 			sizeof(struct ustor_virtio_blk_req_hdr), 0);
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_ID, USTOR_VIRTIO_BLK_ID_BYTES, 1);
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_STATUS, 1, 1);
-	if (q->vq.sync && c.tbl != NULL)
+	if (hal->dma_sync != NULL && c.tbl != NULL)
 		hal->dma_sync(hal->ctx, (const void *)(uintptr_t)c.tbl, (size_t)c.ndesc << 4,
 			      USTOR_DMA_TO_DEVICE);
 	s = &q->slots[head];
