@@ -727,6 +727,12 @@ static ustor_status ustor_vblk_cancel(struct ustor_block_device *bdev, struct us
 		}
 	}
 	if (!completed) {
+		/* It ends here, as a timeout, for the statistics. */
+		ustor_status st_saved = req->status;
+
+		req->status = USTOR_ERR_TIMEOUT;
+		USTOR_VBLK_STATS_COMPLETE(bdev, req);
+		req->status = st_saved;
 		ustor_vblk_unlink(q, req);
 		if (q->slots != NULL) {
 			for (i = 0; i < q->vq.size; i++) {

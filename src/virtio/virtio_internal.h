@@ -413,8 +413,8 @@ static inline void ustor_vblk_done_add(struct ustor_vblk_done *d, struct ustor_b
 
 /* Statistics hooks (block.h): once per request accepted / finished, under
  * the queue lock. */
-#define USTOR_VBLK_STATS_SUBMIT(bdev, req) ((void)(bdev), (void)(req))
-#define USTOR_VBLK_STATS_COMPLETE(bdev, req) ((void)(bdev), (void)(req))
+#define USTOR_VBLK_STATS_SUBMIT(bdev, req) ustor_stats_on_submit((bdev), (req))
+#define USTOR_VBLK_STATS_COMPLETE(bdev, req) ustor_stats_on_complete((bdev), (req))
 
 extern const struct ustor_block_ops ustor_virtio_blk_ops;
 

@@ -12,6 +12,7 @@
 
 #include "conformance.h"
 #include "harness.h"
+#include "ustor/stats.h"
 #include "ustor/virtio_blk.h"
 #include "virtio_blk_model.h"
 
@@ -1431,7 +1432,7 @@ static void test_batching(void)
 		}
 		if (pass == 1) {
 			CHECK_EQ(f.m.notifications, notes); /* nothing went to the device */
-			f.d->ops->kick(f.d, 0); /* ustor_block_kick once block.c has it */
+			ustor_block_kick(f.d, 0);
 		}
 		if (pass == 2)
 			CHECK_EQ(f.m.reads, 8u * 2u);
@@ -1695,6 +1696,66 @@ static void test_per_cpu(void)
 	vfx_finish(&f);
 }
 
+/* Statistics hooks: each accepted request counted once on its queue when
+ * it finishes (errors and timeouts too), depth back to 0. */
+static void test_stats_hooks(void)
+{
+	struct vfx f;
+	struct ustor_block_queue_stats mem[2];
+	struct ustor_block_stats st;
+	struct ustor_block_req r;
+	uint8_t *b;
+	unsigned i;
+
+	vfx_setup(&f);
+	f.mcfg.num_queues = 2;
+	f.cfg.num_queues = 2;
+	f.cfg.io_timeout_ms = 50;
+	CHECK_OK(vfx_start(&f));
+	b = vfx_buf(&f, 8 * 512, 0, 0);
+	memset(mem, 0, sizeof(mem));
+	CHECK_OK(ustor_block_stats_enable(f.d, mem, 2));
+	for (i = 0; i < 5; i++) {
+		memset(&r, 0, sizeof(r));
+		r.op = i < 3 ? USTOR_BLOCK_READ : USTOR_BLOCK_WRITE;
+		r.queue = i < 3 ? 0 : 1;
+		r.lba = i;
+		r.nblocks = 8;
+		r.buf = b;
+		CHECK_OK(ustor_block_run(f.d, &r));
+	}
+	f.m.ioerr_sector_first = 100;
+	f.m.ioerr_sector_count = 1;
+	memset(&r, 0, sizeof(r));
+	r.op = USTOR_BLOCK_READ;
+	r.queue = 1;
+	r.lba = 100;
+	r.nblocks = 1;
+	r.buf = b;
+	CHECK_ST(ustor_block_run(f.d, &r), USTOR_ERR_MEDIA);
+	f.m.never_complete = 1;
+	memset(&r, 0, sizeof(r));
+	r.op = USTOR_BLOCK_READ;
+	r.queue = 0;
+	r.nblocks = 1;
+	r.buf = b;
+	CHECK_ST(ustor_block_run(f.d, &r), USTOR_ERR_TIMEOUT);
+	CHECK_OK(ustor_block_stats_get(f.d, 0, &st));
+	CHECK_EQ(st.read_ops, 3);
+	CHECK_EQ(st.write_ops, 0);
+	CHECK_EQ(st.timeouts, 1);
+	CHECK_EQ(st.depth, 0);
+	CHECK_OK(ustor_block_stats_get(f.d, 1, &st));
+	CHECK_EQ(st.read_ops, 0);
+	CHECK_EQ(st.write_ops, 2);
+	CHECK_EQ(st.write_bytes, 2 * 8 * 512);
+	CHECK_EQ(st.errors, 1);
+	CHECK_EQ(st.depth, 0);
+	CHECK_EQ(st.max_depth, 1);
+	f.allow_violations = 1;
+	vfx_finish(&f);
+}
+
 /* Bad configs are refused before the device is touched. */
 static void test_bad_ring_config(void)
 {
@@ -1764,6 +1825,7 @@ static const struct vtest tests[] = {
 	T(test_msix),
 	T(test_per_cpu),
 	T(test_bad_ring_config),
+	T(test_stats_hooks),
 };
 
 /* Tests that also run on the packed ring. */
