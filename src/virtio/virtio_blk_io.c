@@ -610,7 +610,8 @@ again:
 		if (q->waiting != NULL)
 			ustor_vblk_issue_waiting(vb, q, &d);
 		/* Also what USTOR_REQ_F_MORE left unnotified. */
-		ustor_virtq_kick(&q->vq);
+		if (ustor_virtq_kick_pending(&q->vq))
+			ustor_virtq_kick(&q->vq);
 	}
 	ustor_vblk_unlock(hal, q);
 	return ustor_vblk_after_unlock(vb, &d);

@@ -12,6 +12,7 @@
 
 #include "conformance.h"
 #include "harness.h"
+#include "ustor/endian.h"
 #include "ustor/stats.h"
 #include "ustor/virtio_blk.h"
 #include "virtio_blk_model.h"
@@ -1473,14 +1474,18 @@ static void test_event_idx_notify(void)
 		struct ustor_block_req r[3];
 		struct async_ctx a = { 0, 0, USTOR_OK };
 
+		/* Written as the device would: little-endian, or the CPU's
+		 * order on legacy. */
 		if (vq->packed) {
 			uint16_t pos = (uint16_t)((vq->avail_shadow + 2u) & vq->mask);
 			uint16_t wrap = vq->avail_wrap ^ (pos < vq->avail_shadow);
 
-			vq->dev_evt->off_wrap = (uint16_t)(pos | (wrap << 15));
-			vq->dev_evt->flags = USTOR_PVIRTQ_EVENT_F_DESC;
+			vq->dev_evt->off_wrap = ustor_cpu_to_le16((uint16_t)(pos | (wrap << 15)));
+			vq->dev_evt->flags = ustor_cpu_to_le16(USTOR_PVIRTQ_EVENT_F_DESC);
 		} else {
-			*vq->avail_event = (uint16_t)(vq->avail_shadow + 2u);
+			uint16_t ev = (uint16_t)(vq->avail_shadow + 2u);
+
+			*vq->avail_event = vq->legacy ? ev : ustor_cpu_to_le16(ev);
 		}
 		for (i = 0; i < 3; i++) {
 			memset(&r[i], 0, sizeof(r[i]));
