@@ -192,8 +192,8 @@ struct ustor_virtio_blk_queue {
 	volatile uint32_t lock_word; /* for hal->lock */
 	uint8_t locked;		     /* shared queue and the HAL has lock/unlock */
 	uint8_t irq_mode;	     /* USTOR_VIRTIO_BLK_IRQ_* */
-	uint8_t irq_work;	     /* poll has interrupt bookkeeping to do */
-	uint8_t rsvd_q;
+	uint8_t irq_work;	     /* poll has interrupt bookkeeping to do (ON, ADAPTIVE) */
+	uint8_t ev_trail;	     /* OFF with split EVENT_IDX: keep used_event trailing */
 	uint16_t index;		     /* queue number (req->queue) */
 	uint16_t rsvd_q2;
 	uint32_t interrupts_armed;   /* times interrupts were switched on */

@@ -390,7 +390,8 @@ static ustor_status ustor_vblk_queue_init(struct ustor_virtio_blk *vb, uint16_t 
 		return st;
 	q->index = index;
 	q->irq_mode = vb->cfg.use_irq;
-	q->irq_work = q->irq_mode != USTOR_VIRTIO_BLK_IRQ_OFF || (o.event_idx && !o.packed);
+	q->irq_work = q->irq_mode != USTOR_VIRTIO_BLK_IRQ_OFF;
+	q->ev_trail = !q->irq_work && o.event_idx && !o.packed;
 	q->slots_bytes = size * (uint32_t)sizeof(struct ustor_virtio_blk_slot);
 	q->slots = (struct ustor_virtio_blk_slot *)hal->dma_alloc(hal->ctx, q->slots_bytes, 16,
 								  &ignored);

@@ -550,9 +550,6 @@ static __attribute__((noinline)) int ustor_vblk_irq_update(struct ustor_virtio_b
 
 	switch (q->irq_mode) {
 	case USTOR_VIRTIO_BLK_IRQ_OFF:
-		/* With EVENT_IDX, keep used_event trailing (one store). */
-		if (vq->event_idx && !vq->packed)
-			ustor_virtq_irq_off(vq);
 		return 0;
 	case USTOR_VIRTIO_BLK_IRQ_ON:
 		q->interrupts_armed++;
@@ -599,13 +596,19 @@ static unsigned ustor_vblk_poll(struct ustor_block_device *bdev, uint16_t queue)
 	q->done_tail = NULL;
 again:
 	ustor_vblk_reap(vb, q, &d);
-	/* Interrupt bookkeeping (modes other than polling, or split EVENT_IDX
-	 * keeping used_event trailing), out of the polled fast path: reap
-	 * again (bounded) when used elements slipped in before interrupts
-	 * were switched on. */
+	/* Interrupt bookkeeping (modes other than polling) out of the polled
+	 * fast path: reap again (bounded) when used elements slipped in
+	 * before interrupts were switched on. */
 	if (USTOR_VIRTIO_UNLIKELY(q->irq_work) && vb->state == USTOR_VBLK_STATE_READY &&
 	    ustor_vblk_irq_update(vb, q) && ++rounds < 4u)
 		goto again;
+	/* Polling with split EVENT_IDX: used_event, left one behind what was
+	 * consumed, would be crossed again after 65536 chains; move it along
+	 * every 16384. */
+	if (USTOR_VIRTIO_UNLIKELY(q->ev_trail) &&
+	    (uint16_t)(q->vq.last_used - ustor_virtio_r16(q->vq.legacy, *q->vq.used_event)) >=
+		    0x4000u)
+		ustor_virtq_irq_off(&q->vq);
 	if (vb->state == USTOR_VBLK_STATE_READY) {
 		if (q->waiting != NULL)
 			ustor_vblk_issue_waiting(vb, q, &d);
