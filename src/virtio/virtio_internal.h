@@ -164,22 +164,26 @@ struct ustor_virtq_chain {
 static inline int ustor_virtq_begin(const struct ustor_virtq *vq, struct ustor_virtq_chain *c,
 				    uint16_t ndesc)
 {
-	int ind = vq->ind != NULL && ndesc <= vq->ind_max;
-
-	if (USTOR_VIRTIO_UNLIKELY(vq->num_free < (ind ? 1u : ndesc) || ndesc == 0))
-		return -1;
-	c->head = vq->free_head;
 	c->ndesc = ndesc;
 	c->left = ndesc;
 	c->in_len = 0;
-	c->pos = vq->avail_shadow;
-	c->wrap = vq->avail_wrap;
-	if (ind) {
+	c->head = vq->free_head;
+	if (vq->ind != NULL && ndesc <= vq->ind_max) {
+		if (USTOR_VIRTIO_UNLIKELY(vq->num_free == 0))
+			return -1;
 		c->tbl = vq->ind + (size_t)c->head * vq->ind_stride;
 		c->cur = 0;
 	} else {
+		if (USTOR_VIRTIO_UNLIKELY(vq->num_free < ndesc || ndesc == 0))
+			return -1;
 		c->tbl = NULL;
-		c->cur = vq->packed ? vq->avail_shadow : vq->free_head;
+		c->cur = vq->free_head;
+	}
+	if (vq->packed) {
+		c->pos = vq->avail_shadow;
+		c->wrap = vq->avail_wrap;
+		if (c->tbl == NULL)
+			c->cur = vq->avail_shadow;
 	}
 	return 0;
 }
@@ -194,7 +198,21 @@ static inline void ustor_virtq_add(struct ustor_virtq *vq, struct ustor_virtq_ch
 
 	if (write)
 		c->in_len += len;
-	if (c->tbl != NULL) {
+	if (c->tbl == NULL && !vq->packed) {
+		/* Split ring, direct: the link comes from the shadow (the free
+		 * list is already chained). */
+		volatile struct ustor_virtq_desc *d = &vq->desc[c->cur];
+		uint16_t next = vq->next[c->cur];
+
+		if (more)
+			flags |= USTOR_VIRTQ_DESC_F_NEXT;
+		d->addr = ustor_virtio_w64(legacy, bus);
+		d->len = ustor_virtio_w32(legacy, len);
+		d->flags = ustor_virtio_w16(legacy, flags);
+		d->next = ustor_virtio_w16(legacy, more ? next : 0);
+		if (more)
+			c->cur = next;
+	} else if (c->tbl != NULL) {
 		/* Indirect table: consecutive entries (2.7.5.3, 2.8.19). */
 		volatile uint8_t *e = c->tbl + ((uint32_t)c->cur << 4);
 
@@ -217,10 +235,11 @@ static inline void ustor_virtq_add(struct ustor_virtq *vq, struct ustor_virtq_ch
 			d->next = ustor_virtio_w16(legacy, more ? (uint16_t)(c->cur + 1u) : 0);
 		}
 		c->cur++;
-	} else if (vq->packed) {
+	} else {
 		volatile struct ustor_pvirtq_desc *d = &vq->pdesc[c->cur];
 
-		/* AVAIL = wrap counter, USED = its inverse (2.8.1). */
+		/* Packed, direct: AVAIL = wrap counter, USED = its inverse
+		 * (2.8.1); the first descriptor's flags are stored at commit. */
 		flags |= (uint16_t)((more ? USTOR_VIRTQ_DESC_F_NEXT : 0) |
 				    (c->wrap ? USTOR_PVIRTQ_DESC_F_AVAIL : USTOR_PVIRTQ_DESC_F_USED));
 		d->addr = ustor_virtio_w64(legacy, bus);
@@ -234,18 +253,6 @@ static inline void ustor_virtq_add(struct ustor_virtq *vq, struct ustor_virtq_ch
 			c->cur = 0;
 			c->wrap ^= 1u;
 		}
-	} else {
-		volatile struct ustor_virtq_desc *d = &vq->desc[c->cur];
-		uint16_t next = vq->next[c->cur];
-
-		if (more)
-			flags |= USTOR_VIRTQ_DESC_F_NEXT;
-		d->addr = ustor_virtio_w64(legacy, bus);
-		d->len = ustor_virtio_w32(legacy, len);
-		d->flags = ustor_virtio_w16(legacy, flags);
-		d->next = ustor_virtio_w16(legacy, more ? next : 0);
-		if (more)
-			c->cur = next;
 	}
 }
 
