@@ -27,9 +27,10 @@
  * poll of that queue notifies (so nothing ever waits on a missed doorbell).
  * Adaptive interrupts: while more than adaptive_depth chains are in flight
  * on a queue, its interrupts are suppressed (the caller keeps polling at
- * that load); with split EVENT_IDX they are coalesced instead (used_event
- * asks for one when the depth falls back to adaptive_depth), so no
- * completion is ever left without an interrupt.
+ * that load); with EVENT_IDX they are coalesced instead (used_event, or
+ * the packed driver event offset when every chain is one indirect
+ * descriptor, asks for one when the depth falls back to adaptive_depth),
+ * so no completion is ever left without an interrupt.
  *
  * Raw device detail of a failed request: req->error_lba is the first LBA of
  * the failing chain, and req->dev_status (block.h's raw device-status slot, used for

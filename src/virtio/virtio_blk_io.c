@@ -558,15 +558,16 @@ static __attribute__((noinline)) int ustor_vblk_irq_update(struct ustor_virtio_b
 		break;
 	}
 	/* Adaptive: at low load one interrupt per completion; above the
-	 * threshold the caller polls anyway. Split EVENT_IDX coalesces
-	 * instead: one interrupt once the depth is back at the threshold. */
+	 * threshold the caller polls anyway. EVENT_IDX coalesces instead
+	 * (split; packed when every chain is one indirect descriptor): one
+	 * interrupt once the depth is back at the threshold. */
 	depth = ustor_virtq_in_flight(vq);
 	thr = vb->cfg.adaptive_depth;
 	if (depth <= thr) {
 		q->interrupts_armed++;
 		return ustor_virtq_irq_on(vq, 1);
 	}
-	if (vq->event_idx && !vq->packed) {
+	if (vq->event_idx && (!vq->packed || vq->ind != NULL)) {
 		q->interrupts_armed++;
 		return ustor_virtq_irq_on(vq, (uint16_t)(depth - thr));
 	}

@@ -419,10 +419,22 @@ int ustor_virtq_irq_on(struct ustor_virtq *vq, uint16_t after)
 
 	if (vq->packed) {
 		if (vq->event_idx) {
-			/* The next used descriptor position (2.8.10). */
+			/* The used descriptor position to be told about (2.8.10):
+			 * the next one, or with indirect tables (every chain one
+			 * descriptor) the one `after` chains on. */
+			uint32_t pos = vq->last_used;
+			uint16_t wrap = vq->used_wrap;
+
+			if (vq->ind != NULL && after > 1u) {
+				pos += (uint32_t)after - 1u; /* after <= size */
+				if (pos >= vq->size) {
+					pos -= vq->size;
+					wrap ^= 1u;
+				}
+			}
 			vq->drv_evt->off_wrap = ustor_virtio_w16(
-				legacy, (uint16_t)(vq->last_used | ((uint16_t)vq->used_wrap
-								    << USTOR_PVIRTQ_EVENT_WRAP_SHIFT)));
+				legacy,
+				(uint16_t)(pos | ((uint32_t)wrap << USTOR_PVIRTQ_EVENT_WRAP_SHIFT)));
 			hal->wmb(hal->ctx); /* off_wrap before the flags that make it count */
 			vq->drv_evt->flags = ustor_virtio_w16(legacy, USTOR_PVIRTQ_EVENT_F_DESC);
 		} else {
