@@ -28,9 +28,6 @@ struct conformance_target {
 	/* Optional: like hold, but release completes in submission order
 	 * (lets the suite see the order the block layer sent requests in). */
 	void (*hold_ordered)(void *ctx, int on);
-	/* The driver calls the statistics hooks: counts are checked strictly.
-	 * 0: a device that counts nothing is reported, not failed. */
-	int stats_hooks;
 	void *ctx;
 };
 

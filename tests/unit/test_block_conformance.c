@@ -54,7 +54,6 @@ static void run_nvme_q(uint8_t lbads, uint8_t mdts, uint16_t oncs, int write_pro
 	t.hold = nvme_hold;
 	t.release = nvme_release;
 	t.hold_ordered = nvme_hold_ordered;
-	t.stats_hooks = 1;
 	t.ctx = &f;
 	if (t.bdev != NULL)
 		conformance_run(&t);
