@@ -247,8 +247,14 @@ struct kernel_options {
 	int vmmio;                 /* virtio-mmio slot scan: 0 auto, 1 always, -1 never */
 	int vnarrow_off;           /* vnarrow=0: no 8/16-bit MMIO for virtio */
 	int cmdline_vmmio;         /* the command line carried virtio_mmio.device= */
+	int bench_fio;             /* bench=fio: the benchmark mode (bench.c) */
 };
 extern struct kernel_options kopt;
+
+/* bench.c: takes bench_ms=, jobs=, raw=, ustor=, smp=; 1 if `key` was one. */
+int bench_option(const char *key, const char *kend, const char *val, const char *vend);
+/* bench=fio: the benchmark mode; returns the number of failures. */
+unsigned bench_run(void);
 
 /* ---- selftest.c --------------------------------------------------------------------- */
 /* Run the test contract on every NVMe controller; returns the number of failures. */
