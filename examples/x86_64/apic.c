@@ -165,6 +165,28 @@ int apic_active(void)
 	return lapic != NULL;
 }
 
+void apic_ap_init(void)
+{
+	if (lapic == NULL)
+		return;
+	lapic_write(LAPIC_TPR, 0);
+	lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
+	lapic_write(LAPIC_LVT_ERROR, LVT_MASKED);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+	lapic_write(LAPIC_SVR, SVR_ENABLE | IRQ_VEC_SPURIOUS);
+	lapic_write(LAPIC_EOI, 0);
+}
+
+void apic_send_ipi(uint32_t dest, uint32_t icr_low)
+{
+	if (lapic == NULL)
+		return;
+	lapic_write(0x310, dest << 24);   /* ICR high: destination APIC ID */
+	lapic_write(0x300, icr_low);      /* ICR low: sends */
+	for (unsigned i = 0; i < 1000000u && (lapic_read(0x300) & (1u << 12)); i++)
+		cpu_relax();                  /* delivery status: wait until sent */
+}
+
 uint32_t apic_id(void)
 {
 	return lapic != NULL ? lapic_read(LAPIC_ID) >> 24 : 0;
