@@ -29,6 +29,7 @@ const struct bench_job bench_jobs[BENCH_NJOBS] = {
 static uint32_t opt_ms = 2000;
 static uint32_t opt_jobs = (1u << BENCH_NJOBS) - 1u;
 static int opt_raw = 1, opt_ustor = 1, opt_smp = 1;
+int bench_raw_batch = 1, bench_raw_lazy = 1;
 
 static int word_is(const char *s, const char *end, const char *lit)
 {
@@ -54,7 +55,8 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 		return 1;
 	}
 	if (!word_is(key, kend, "bench_ms") && !word_is(key, kend, "raw") &&
-	    !word_is(key, kend, "ustor") && !word_is(key, kend, "smp"))
+	    !word_is(key, kend, "ustor") && !word_is(key, kend, "smp") &&
+	    !word_is(key, kend, "raw_batch") && !word_is(key, kend, "raw_lazy"))
 		return 0;
 	for (p = val; p < vend; p++) {
 		if (*p < '0' || *p > '9' || v > 100000000u)
@@ -67,6 +69,10 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 		opt_raw = v != 0;
 	else if (word_is(key, kend, "ustor"))
 		opt_ustor = v != 0;
+	else if (word_is(key, kend, "raw_batch"))
+		bench_raw_batch = v != 0;
+	else if (word_is(key, kend, "raw_lazy"))
+		bench_raw_lazy = v != 0;
 	else
 		opt_smp = v != 0;
 	return 1;
@@ -459,8 +465,9 @@ unsigned bench_run(void)
 {
 	unsigned fails = 0;
 
-	kprintf("bench: jobs of %u ms, TSC %llu MHz, raw=%d ustor=%d\n", opt_ms,
-		(unsigned long long)(time_tsc_hz() / 1000000u), opt_raw, opt_ustor);
+	kprintf("bench: jobs of %u ms, TSC %llu MHz, raw=%d (batched doorbells %d, lazy CQ head %d) "
+		"ustor=%d\n", opt_ms, (unsigned long long)(time_tsc_hz() / 1000000u), opt_raw,
+		bench_raw_batch, bench_raw_lazy, opt_ustor);
 	if (opt_smp)
 		smp_init();
 	kprintf("bench: %u CPU(s)\n", smp_cpus());

@@ -83,6 +83,9 @@ static inline uint64_t bench_rand(uint64_t *x)
 /* Run-time settings (bench.c, from the command line). */
 uint64_t bench_job_cycles(void);        /* bench_ms in TSC cycles */
 int bench_job_selected(unsigned index); /* jobs= includes it */
+/* raw_batch=0: one SQ doorbell (virtio: notify) per command instead of per
+ * pass; raw_lazy=0: NVMe CQ head doorbell every pass instead of every 32. */
+extern int bench_raw_batch, bench_raw_lazy;
 
 /* The raw engines: find the devices themselves (PCI), bring them up with
  * their own few commands, run every selected job, leave the device reset

@@ -262,13 +262,15 @@ static void raw_job_run(void *arg)
 				q->slots[s].t0 = now;
 				put(q, s);
 				subs++;
+				if (!bench_raw_batch)
+					mmio_w(q->db_sq, q->sq_tail);
 			} else {
 				q->inflight--;
 			}
 		}
-		if (subs != 0)
+		if (subs != 0 && bench_raw_batch)
 			mmio_w(q->db_sq, q->sq_tail);
-		if (unacked >= RAW_CQ_LAZY || (q->inflight == 0 && unacked != 0)) {
+		if (unacked >= (bench_raw_lazy ? RAW_CQ_LAZY : 1u) || (q->inflight == 0 && unacked != 0)) {
 			mmio_w(q->db_cq, q->cq_head);
 			unacked = 0;
 		}

@@ -160,11 +160,13 @@ static void rv_job(const char *dev, const struct bench_job *j)
 				v.t0[s] = now;
 				rv_put(s);
 				subs++;
+				if (!bench_raw_batch)
+					rv_publish();
 			} else {
 				inflight--;
 			}
 		}
-		if (subs != 0)
+		if (subs != 0 && bench_raw_batch)
 			rv_publish();
 		if (now > give_up)
 			break;
