@@ -3,7 +3,8 @@
  * bench=fio: fio-like jobs on every disk, first through the kernel's own
  * raw drivers (the ceiling of the rig), then through uStor's asynchronous
  * API, then one ratio line per job. Each job runs a fixed time (bench_ms=,
- * default 2000) with a fixed number of requests in flight; every
+ * default 2000) with a fixed number of requests in flight (rounds=N
+ * repeats raw-then-uStor N times in one boot); every
  * completion callback records the latency (TSC) and resubmits at once with
  * USTOR_REQ_F_MORE, and the loop calls ustor_block_kick after each poll
  * that reaped something, so one doorbell covers a poll's worth of requests.
@@ -29,6 +30,7 @@ const struct bench_job bench_jobs[BENCH_NJOBS] = {
 static uint32_t opt_ms = 2000;
 static uint32_t opt_jobs = (1u << BENCH_NJOBS) - 1u;
 static int opt_raw = 1, opt_ustor = 1, opt_smp = 1;
+static uint32_t opt_rounds = 1;
 int bench_raw_batch = 1, bench_raw_lazy = 1;
 
 static int word_is(const char *s, const char *end, const char *lit)
@@ -56,7 +58,8 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 	}
 	if (!word_is(key, kend, "bench_ms") && !word_is(key, kend, "raw") &&
 	    !word_is(key, kend, "ustor") && !word_is(key, kend, "smp") &&
-	    !word_is(key, kend, "raw_batch") && !word_is(key, kend, "raw_lazy"))
+	    !word_is(key, kend, "raw_batch") && !word_is(key, kend, "raw_lazy") &&
+	    !word_is(key, kend, "rounds"))
 		return 0;
 	for (p = val; p < vend; p++) {
 		if (*p < '0' || *p > '9' || v > 100000000u)
@@ -69,6 +72,8 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 		opt_raw = v != 0;
 	else if (word_is(key, kend, "ustor"))
 		opt_ustor = v != 0;
+	else if (word_is(key, kend, "rounds"))
+		opt_rounds = v < 1u ? 1u : v > 20u ? 20u : (uint32_t)v;
 	else if (word_is(key, kend, "raw_batch"))
 		bench_raw_batch = v != 0;
 	else if (word_is(key, kend, "raw_lazy"))
@@ -470,20 +475,25 @@ unsigned bench_run(void)
 		bench_raw_batch, bench_raw_lazy, opt_ustor);
 	if (opt_smp)
 		smp_init();
-	kprintf("bench: %u CPU(s)\n", smp_cpus());
-	if (opt_raw) {
-		raw_nvme_run_all();
-		raw_virtio_run_all();
+	kprintf("bench: %u CPU(s), %u round(s)\n", smp_cpus(), opt_rounds);
+	if (kopt.queues == 0)
+		kopt.queues = smp_cpus() > 1 ? 2 : 1; /* a queue pair per CPU */
+	port_hal_smp = smp_cpus() > 1;
+	/* Raw, then uStor, then the ratios of this round: with rounds=N the
+	 * two engines alternate, so a slow spell of the host hits both. */
+	for (uint32_t round = 0; round < opt_rounds; round++) {
+		n_results = 0;
+		if (opt_raw) {
+			raw_nvme_run_all();
+			raw_virtio_run_all();
+		}
+		if (opt_ustor) {
+			selftest_bring_up();
+			fails += ustor_all();
+			selftest_shutdown();
+		}
+		print_ratios();
 	}
-	if (opt_ustor) {
-		if (kopt.queues == 0)
-			kopt.queues = smp_cpus() > 1 ? 2 : 1; /* a queue pair per CPU */
-		port_hal_smp = smp_cpus() > 1;
-		selftest_bring_up();
-		fails += ustor_all();
-		selftest_shutdown();
-	}
-	print_ratios();
 	kprintf("BENCH-DONE fails=%u\n", fails);
 	return fails;
 }

@@ -4,7 +4,7 @@
 
 usage: bench_summary.py BOOT.log...
 FIO lines give one row per (engine, device, job); RATIO lines are taken per
-boot (raw and uStor measured in the same boot) and their median printed;
+round (raw and uStor measured one after the other in the same boot) and their median printed;
 SCALE lines likewise. With BENCH_MEDIANS=FILE, one MEDIAN line per row goes
 there (for bench-compare)."""
 import os
@@ -47,7 +47,7 @@ for path in sys.argv[1:]:
 med = statistics.median
 mfile = open(os.environ["BENCH_MEDIANS"], "w") if os.environ.get("BENCH_MEDIANS") else None
 nb = len(sys.argv) - 1
-print(f"\nMedians of {nb} boot(s); clat in microseconds (TSC); BW in MiB/s")
+print(f"\nMedians of {nb} boot(s) (x rounds); clat in microseconds (TSC); BW in MiB/s")
 print(f"{'engine':6} {'device':6} {'job':8} {'IOPS':>9} {'min..max IOPS':>17} {'BW':>9} "
       f"{'min':>7} {'avg':>8} {'max':>9} {'p50':>7} {'p99':>8} {'p99.9':>8} {'errors':>6}")
 for key in sorted(order, key=lambda k: (k[1], k[2], k[0] != "raw")):
@@ -62,7 +62,7 @@ for key in sorted(order, key=lambda k: (k[1], k[2], k[0] != "raw")):
               f"bw={col(1):.1f} p50={col(5):.1f} p99={col(6):.1f} p999={col(7):.1f}", file=mfile)
 print()
 for (dev, job), v in sorted(ratios.items()):
-    print(f"ratio {dev:6} {job:8} uStor/raw = {med(v):.2f} (median of {len(v)} same-boot "
+    print(f"ratio {dev:6} {job:8} uStor/raw = {med(v):.2f} (median of {len(v)} same-round "
           f"ratios: {' '.join(f'{x:.2f}' for x in v)})")
 for (eng, dev), v in sorted(scales.items()):
     one = med([a for a, _ in v])
