@@ -136,6 +136,14 @@ int apic_init(uint32_t timer_period_us)
 	lapic_write(LAPIC_ESR, 0);                          /* clear error status (write first) */
 	lapic_write(LAPIC_EOI, 0);                          /* nothing stays in service */
 
+	if (timer_period_us == 0) {
+		/* No timer (smp.c: IPIs only). A periodic interrupt that stays
+		 * pending while this CPU runs with interrupts off would make
+		 * QEMU's TCG leave every translated block to check it. */
+		kprintf("apic: local APIC id %u at 0x%llx (xAPIC), no timer\n", apic_id(),
+			(unsigned long long)base);
+		return 0;
+	}
 	/* Calibrate: count down from the maximum for 10 ms of TSC time. */
 	lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
 	lapic_write(LAPIC_TIMER_INIT, 0xffffffffu);

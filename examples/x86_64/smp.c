@@ -143,7 +143,7 @@ unsigned smp_init(void)
 		kprintf("smp: no ACPI MADT: one CPU\n");
 		return ncpus;
 	}
-	if (!apic_active() && apic_init(1000) != 0)
+	if (!apic_active() && apic_init(0) != 0) /* no timer: it would stay pending */
 		return ncpus;
 	self = apic_id();
 	irq_register(IRQ_VEC_WAKE, wake_handler, NULL);
