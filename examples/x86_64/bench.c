@@ -9,6 +9,9 @@
  * USTOR_REQ_F_MORE, and the loop calls ustor_block_kick after each poll
  * that reaped something, so one doorbell covers a poll's worth of requests.
  *
+ * stats=1 switches uStor's statistics on and prints its own figures after
+ * each job (the cost of counting shows in the IOPS).
+ *
  * Lines (tests/bench/bench-kernel parses them):
  *   FIO <raw|ustor> <dev> <job>: IOPS=.., BW=..MiB/s, clat (usec): min=.., avg=..,
  *       max=.., p50=.., p99=.., p99.9=.., ios=.., errors=.., runtime=..ms
@@ -17,6 +20,7 @@
  */
 #include "bench.h"
 #include "nvme_ctrls.h"
+#include "shell_stats.h"
 #include "ustor/stats.h"
 
 const struct bench_job bench_jobs[BENCH_NJOBS] = {
@@ -31,6 +35,7 @@ static uint32_t opt_ms = 2000;
 static uint32_t opt_jobs = (1u << BENCH_NJOBS) - 1u;
 static int opt_raw = 1, opt_ustor = 1, opt_smp = 1;
 static uint32_t opt_rounds = 1;
+static int opt_stats;
 int bench_raw_batch = 1, bench_raw_lazy = 1;
 
 static int word_is(const char *s, const char *end, const char *lit)
@@ -59,7 +64,7 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 	if (!word_is(key, kend, "bench_ms") && !word_is(key, kend, "raw") &&
 	    !word_is(key, kend, "ustor") && !word_is(key, kend, "smp") &&
 	    !word_is(key, kend, "raw_batch") && !word_is(key, kend, "raw_lazy") &&
-	    !word_is(key, kend, "rounds"))
+	    !word_is(key, kend, "rounds") && !word_is(key, kend, "stats"))
 		return 0;
 	for (p = val; p < vend; p++) {
 		if (*p < '0' || *p > '9' || v > 100000000u)
@@ -72,6 +77,8 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 		opt_raw = v != 0;
 	else if (word_is(key, kend, "ustor"))
 		opt_ustor = v != 0;
+	else if (word_is(key, kend, "stats"))
+		opt_stats = v != 0;
 	else if (word_is(key, kend, "rounds"))
 		opt_rounds = v < 1u ? 1u : v > 20u ? 20u : (uint32_t)v;
 	else if (word_is(key, kend, "raw_batch"))
@@ -460,8 +467,13 @@ static unsigned ustor_all(void)
 			devs[ndev++] = ustor_virtio_blk_bdev(&vblks[i].vb);
 	for (unsigned k = 0; k < ndev; k++)
 		for (unsigned i = 0; i < BENCH_NJOBS; i++)
-			if (bench_job_selected(i))
+			if (bench_job_selected(i)) {
+				if (opt_stats)
+					ustor_block_stats_reset(devs[k]);
 				fails += ustor_job(devs[k], &bench_jobs[i], bufs);
+				if (opt_stats)
+					stats_show(devs[k]); /* what uStor itself counted */
+			}
 	page_free(bufs, 1u << 20);
 	return fails;
 }
@@ -489,6 +501,8 @@ unsigned bench_run(void)
 		}
 		if (opt_ustor) {
 			selftest_bring_up();
+			if (opt_stats)
+				stats_enable_all();
 			fails += ustor_all();
 			selftest_shutdown();
 		}

@@ -22,7 +22,7 @@
  *   bench=qd1|none              4 KiB random-read QD1 loop (~1 s) per namespace
  *   bench=fio                   the benchmark mode instead of the checks (bench.c:
  *                               bench_ms=, jobs=qd1,qd32,seq128k,randrw,mq, raw=,
- *                               ustor=, smp=)
+ *                               ustor=, smp=, rounds=, stats=, raw_batch=, raw_lazy=)
  *   peek=<lba>                  also read <lba> and show the text found there
  *   vmmio=auto|1|0              scan QEMU microvm's virtio-mmio slots: when the
  *                               machine has them (default auto), always, never
@@ -150,7 +150,7 @@ static void option(const char *key, const char *kend, const char *val, const cha
 		kopt.peek_set = 1;
 		kopt.peek_lba = v;
 	} else if (bench_option(key, kend, val, vend)) {
-		/* bench_ms=, jobs=, raw=, ustor=, smp= (bench.c) */
+		/* bench_ms=, jobs=, raw=, ustor=, smp=, ... (bench.c) */
 	} else {
 		kprintf("cmdline: unknown option ignored: ");
 		console_write(key, (size_t)(vend - key));

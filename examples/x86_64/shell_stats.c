@@ -66,7 +66,7 @@ static void print_one(const struct ustor_block_device *d, const char *which,
 		(unsigned long long)(s->elapsed_ns / 1000000u));
 }
 
-static void show(struct ustor_block_device *d)
+void stats_show(struct ustor_block_device *d)
 {
 	struct ustor_block_stats s;
 	ustor_status st = ustor_block_stats_get(d, USTOR_STATS_ALL, &s);
@@ -101,7 +101,7 @@ void cmd_stats(unsigned argc, char *argv[])
 			ustor_block_stats_reset(devs[i]);
 			kprintf("stats %s: reset\n", devs[i]->name);
 		} else {
-			show(devs[i]);
+			stats_show(devs[i]);
 		}
 	}
 	if (shown == 0)

@@ -5,6 +5,9 @@
 
 /* Switch uStor's statistics on for every disk that is up (kernel memory). */
 void stats_enable_all(void);
+struct ustor_block_device;
+/* The `stats` lines of one disk: all queues, then each queue. */
+void stats_show(struct ustor_block_device *d);
 /* stats [dev] [reset]: print (or zero) the figures of every disk or one. */
 void cmd_stats(unsigned argc, char *argv[]);
 
