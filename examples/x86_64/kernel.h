@@ -90,7 +90,7 @@ void trap_load_idt(void);       /* load the IDT on this CPU (trap_init does it o
 
 /* ---- apic.c: local APIC, its timer, the legacy PICs ---------------------------- */
 /* Enable the local APIC (xAPIC, MMIO at the IA32_APIC_BASE address, mapped
- * uncached), remap and mask the 8259 PICs, start the periodic timer (none
+ * uncached), remap and mask the 8259 PICs, set up the timer that irq_wait arms (none
  * for a period of 0). 0 on success, -1 (and a message) if there is no
  * usable APIC. Needs time_init. */
 int apic_init(uint32_t timer_period_us);
