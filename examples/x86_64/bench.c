@@ -159,18 +159,25 @@ static struct {
 } results[MAX_RESULTS];
 static unsigned n_results;
 
+static int same_name(const char *a, const char *b)
+{
+	size_t n = kstrlen(a);
+	return n == kstrlen(b) && memcmp(a, b, n) == 0;
+}
+
 static void remember(const char *engine, const char *dev, const struct bench_job *j, uint64_t iops)
 {
 	unsigned job = (unsigned)(j - bench_jobs), e = engine[0] == 'r' ? 0u : 1u, i;
 
 	for (i = 0; i < n_results; i++)
-		if (results[i].job == job && memcmp(results[i].dev, dev, kstrlen(dev) + 1) == 0)
+		if (results[i].job == job && same_name(results[i].dev, dev))
 			break;
 	if (i == n_results) {
 		if (n_results == MAX_RESULTS)
 			return;
 		n_results++;
-		memcpy(results[i].dev, dev, kstrlen(dev) < 15 ? kstrlen(dev) + 1 : 15);
+		memset(results[i].dev, 0, sizeof(results[i].dev));
+		memcpy(results[i].dev, dev, kstrlen(dev) < 15 ? kstrlen(dev) : 15);
 		results[i].job = (uint8_t)job;
 	}
 	results[i].iops[e] = iops;
@@ -220,7 +227,7 @@ static void print_ratios(void)
 		for (unsigned e = 0; e < 2; e++) {
 			for (unsigned k = 0; k < n_results; k++) {
 				if (results[k].job != 1 || !results[k].have[e] || !results[i].have[e] ||
-				    memcmp(results[k].dev, results[i].dev, 16) != 0 ||
+				    !same_name(results[k].dev, results[i].dev) ||
 				    results[k].iops[e] == 0)
 					continue;
 				uint64_t x = results[i].iops[e] * 100u / results[k].iops[e];
@@ -256,7 +263,6 @@ struct ujob {
 	uint64_t rnd;
 	uint64_t end;            /* TSC when the job stops submitting */
 	uint32_t inflight;
-	int stop;
 	uint32_t nretry;         /* requests refused with USTOR_ERR_BUSY, to resubmit */
 	struct uslot *retry[MAX_QD];
 	struct bench_res res;
@@ -291,26 +297,25 @@ static void udone(struct ustor_block_req *req)
 
 	if (__builtin_expect(req->status != USTOR_OK, 0))
 		jc->res.errors++;
-	if (__builtin_expect(!jc->stop, 1)) {
+	/* Counted when finished within the run time, as the raw engines do. */
+	if (__builtin_expect(now < jc->end, 1)) {
 		bench_lat_add(&jc->res.lat, now - s->t0);
 		jc->res.ios++;
 		if (req->op == USTOR_BLOCK_WRITE)
 			jc->res.writes++;
 		else
 			jc->res.reads++;
-		if (now < jc->end) {
-			uprep(jc, s);
-			req->flags = USTOR_REQ_F_MORE;
-			s->t0 = now;
-			ustor_status st = ustor_block_submit(jc->d, req);
-			if (st == USTOR_OK)
-				return;
-			if (st == USTOR_ERR_BUSY && jc->nretry < MAX_QD) {
-				jc->retry[jc->nretry++] = s; /* queue full: again after the next poll */
-				return;
-			}
-			jc->res.errors++;
+		uprep(jc, s);
+		req->flags = USTOR_REQ_F_MORE;
+		s->t0 = now;
+		ustor_status st = ustor_block_submit(jc->d, req);
+		if (st == USTOR_OK)
+			return;
+		if (st == USTOR_ERR_BUSY && jc->nretry < MAX_QD) {
+			jc->retry[jc->nretry++] = s; /* queue full: again after the next poll */
+			return;
 		}
+		jc->res.errors++;
 	}
 	jc->inflight--;
 }
@@ -326,7 +331,7 @@ static void uretry(struct ujob *jc)
 		struct uslot *s = jc->retry[i];
 		ustor_status st;
 
-		if (jc->stop || rdtsc() >= jc->end) {
+		if (rdtsc() >= jc->end) {
 			jc->inflight--;
 			continue;
 		}
@@ -379,7 +384,6 @@ static void ujob_run(void *arg)
 			break; /* a request that never completes: give up after 10 s */
 	}
 	stop = rdtsc();
-	jc->stop = 1;
 	jc->res.cycles = (stop < jc->end ? stop : jc->end) - start;
 }
 
