@@ -30,8 +30,11 @@
  *                               0 leaves uStor its 32-bit fallback
  *   shell=1                     after bring-up, a command shell on COM1 instead of
  *                               the checks (shell.c; `exit` shuts down and leaves)
+ *   soak=run|fill|verify        data-integrity soak instead of the checks (soak.c,
+ *                               which lists its own options)
  */
 #include "kernel.h"
+#include "soak.h"
 
 extern char __kernel_start[], __kernel_end[];
 
@@ -151,6 +154,7 @@ static void option(const char *key, const char *kend, const char *val, const cha
 		kopt.peek_lba = v;
 	} else if (bench_option(key, kend, val, vend)) {
 		/* bench_ms=, jobs=, raw=, ustor=, smp=, ... (bench.c) */
+	} else if (soak_option(key, kend, val, vend)) { /* soak.c: soak= and its options */
 	} else {
 		kprintf("cmdline: unknown option ignored: ");
 		console_write(key, (size_t)(vend - key));
@@ -224,6 +228,7 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 	pci_init();
 	kprintf("pci: %s\n", pci_method());
 
-	unsigned failures = kopt.bench_fio ? bench_run() : kopt.shell ? shell_run() : selftest_run();
+	unsigned failures = kopt.bench_fio ? bench_run() : kopt.shell ? shell_run()
+			    : soak_wanted() ? soak_run() : selftest_run();
 	kernel_exit(failures == 0 ? KERNEL_EXIT_PASS : KERNEL_EXIT_FAIL);
 }
