@@ -126,7 +126,9 @@ static int start_cpu(struct percpu *pc, unsigned index)
 	time_delay_us(10000);
 	for (unsigned k = 0; k < 2; k++) {
 		apic_send_ipi(pc->apic_id, 0x00004600u | (SMP_TRAMP_BASE >> 12)); /* SIPI */
-		end = time_now_ns() + (k == 0 ? 1000000u : 100000000u);
+		/* 1 ms after the first SIPI, then up to 2 s: under TCG on a busy
+		 * host the new CPU's thread may wait long for a host core. */
+		end = time_now_ns() + (k == 0 ? 1000000u : 2000000000u);
 		while (time_now_ns() < end)
 			if (__atomic_load_n(&pc->online, __ATOMIC_ACQUIRE))
 				return 0;
