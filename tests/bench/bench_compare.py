@@ -17,7 +17,7 @@ for line in open(sys.argv[1]):
     if not line.startswith("RESULT"):
         continue
     r = kv(line)
-    dev = "nvme" if r["dev"].startswith("nvme") else "virtio"
+    dev = r["dev"]  # run.sh's configuration name, as bench-compare names uStor's rows
     key = (dev, r["job"])
     if key not in linux or float(r["iops"]) > float(linux[key]["iops"]):
         linux[key] = r
