@@ -5,9 +5,11 @@
  * and change the right-hand sides.
  *
  * This kernel's platform, which decides every choice below:
- *   - one CPU, nothing preempts the library: no lock. Interrupts are enabled
- *     only inside yield, and only in interrupt mode (irq=1), where yield
- *     sleeps until an NVMe MSI-X message or the 1 ms LAPIC timer tick;
+ *   - one CPU, nothing preempts the library: no lock (except bench=fio with
+ *     two CPUs, see port_hal_smp; cpu_id always comes from the per-CPU data
+ *     of smp.c). Interrupts are enabled only inside yield, and only in
+ *     interrupt mode (irq=1), where yield sleeps until an NVMe MSI-X
+ *     message or the 1 ms LAPIC timer;
  *   - an identity map of the low 4 GiB: virtual == physical == bus address
  *     (no IOMMU, no bridge offset); all RAM the kernel uses is there, above
  *     4 GiB only MMIO (BARs placed there by UEFI firmware) is mapped;
