@@ -36,6 +36,7 @@ static uint32_t opt_jobs = (1u << BENCH_NJOBS) - 1u;
 static int opt_raw = 1, opt_ustor = 1, opt_smp = 1;
 static uint32_t opt_rounds = 1;
 static int opt_stats;
+static int opt_lockless = 1;
 int bench_raw_batch = 1, bench_raw_lazy = 1;
 
 static int word_is(const char *s, const char *end, const char *lit)
@@ -64,7 +65,8 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 	if (!word_is(key, kend, "bench_ms") && !word_is(key, kend, "raw") &&
 	    !word_is(key, kend, "ustor") && !word_is(key, kend, "smp") &&
 	    !word_is(key, kend, "raw_batch") && !word_is(key, kend, "raw_lazy") &&
-	    !word_is(key, kend, "rounds") && !word_is(key, kend, "stats"))
+	    !word_is(key, kend, "rounds") && !word_is(key, kend, "stats") &&
+	    !word_is(key, kend, "lockless"))
 		return 0;
 	for (p = val; p < vend; p++) {
 		if (*p < '0' || *p > '9' || v > 100000000u)
@@ -77,6 +79,8 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 		opt_raw = v != 0;
 	else if (word_is(key, kend, "ustor"))
 		opt_ustor = v != 0;
+	else if (word_is(key, kend, "lockless"))
+		opt_lockless = v != 0;
 	else if (word_is(key, kend, "stats"))
 		opt_stats = v != 0;
 	else if (word_is(key, kend, "rounds"))
@@ -482,6 +486,13 @@ static unsigned ustor_all(void)
 	return fails;
 }
 
+void bench_nvme_config(struct ustor_nvme_config *cfg)
+{
+	/* CPU c only ever uses queue c (ujob_prepare), as the option asks. */
+	if (kopt.bench_fio && smp_cpus() > 1 && opt_lockless)
+		cfg->lockless_io_queues = 1;
+}
+
 unsigned bench_run(void)
 {
 	unsigned fails = 0;
@@ -491,7 +502,9 @@ unsigned bench_run(void)
 		bench_raw_batch, bench_raw_lazy, opt_ustor);
 	if (opt_smp)
 		smp_init();
-	kprintf("bench: %u CPU(s), %u round(s)\n", smp_cpus(), opt_rounds);
+	kprintf("bench: %u CPU(s), %u round(s), NVMe I/O queues %s\n", smp_cpus(), opt_rounds,
+		smp_cpus() < 2 ? "unlocked (one CPU)" : opt_lockless ? "per CPU, lock-free"
+							   : "shared, locked");
 	if (kopt.queues == 0)
 		kopt.queues = smp_cpus() > 1 ? 2 : 1; /* a queue pair per CPU */
 	port_hal_smp = smp_cpus() > 1;

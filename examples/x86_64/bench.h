@@ -104,6 +104,12 @@ void smp_wait(unsigned cpu);
 /* Index of the calling CPU (0 = the boot CPU), from its per-CPU data. */
 uint32_t smp_cpu_index(void);
 
+/* selftest.c calls it on every NVMe config before init: in bench=fio with
+ * two CPUs, per-CPU I/O queues without a lock (cfg.lockless_io_queues;
+ * lockless=0 keeps the shared, locked mode). */
+struct ustor_nvme_config;
+void bench_nvme_config(struct ustor_nvme_config *cfg);
+
 /* hal_port.c: when set before bring-up, the HALs get lock/unlock (the
  * shared-queue mode for more than one CPU). */
 extern int port_hal_smp;

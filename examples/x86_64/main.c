@@ -34,6 +34,7 @@
  *                               which lists its own options)
  */
 #include "kernel.h"
+#include "nvme_ctrls.h" /* nvme_knob_parse */
 #include "soak.h"
 
 extern char __kernel_start[], __kernel_end[];
@@ -154,6 +155,9 @@ static void option(const char *key, const char *kend, const char *val, const cha
 		kopt.peek_lba = v;
 	} else if (bench_option(key, kend, val, vend)) {
 		/* bench_ms=, jobs=, raw=, ustor=, smp=, ... (bench.c) */
+	} else if ((v = (uint64_t)(int64_t)nvme_knob_parse(key, kend, val, vend)) != 0) {
+		if (v != 1) /* dbbuf=, completion= (nvme_knobs.c) */
+			goto bad;
 	} else if (soak_option(key, kend, val, vend)) { /* soak.c: soak= and its options */
 	} else {
 		kprintf("cmdline: unknown option ignored: ");
