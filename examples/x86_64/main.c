@@ -22,7 +22,8 @@
  *   bench=qd1|none              4 KiB random-read QD1 loop (~1 s) per namespace
  *   bench=fio                   the benchmark mode instead of the checks (bench.c:
  *                               bench_ms=, jobs=qd1,qd32,seq128k,randrw,mq, raw=,
- *                               ustor=, smp=, rounds=, stats=, raw_batch=, raw_lazy=)
+ *                               ustor=, smp=, rounds=, stats=, raw_batch=, raw_lazy=,
+ *                               lockless=)
  *   peek=<lba>                  also read <lba> and show the text found there
  *   vmmio=auto|1|0              scan QEMU microvm's virtio-mmio slots: when the
  *                               machine has them (default auto), always, never
