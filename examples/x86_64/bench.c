@@ -37,6 +37,8 @@ static int opt_raw = 1, opt_ustor = 1, opt_smp = 1;
 static uint32_t opt_rounds = 1;
 static int opt_stats;
 static int opt_lockless = 1;
+/* virtio-blk experiments: -1 = library default. */
+static int opt_vind = -1, opt_vevent = -1, opt_vpacked = -1;
 int bench_raw_batch = 1, bench_raw_lazy = 1;
 
 static int word_is(const char *s, const char *end, const char *lit)
@@ -66,7 +68,8 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 	    !word_is(key, kend, "ustor") && !word_is(key, kend, "smp") &&
 	    !word_is(key, kend, "raw_batch") && !word_is(key, kend, "raw_lazy") &&
 	    !word_is(key, kend, "rounds") && !word_is(key, kend, "stats") &&
-	    !word_is(key, kend, "lockless"))
+	    !word_is(key, kend, "lockless") && !word_is(key, kend, "vind") &&
+	    !word_is(key, kend, "vevent") && !word_is(key, kend, "vpacked"))
 		return 0;
 	for (p = val; p < vend; p++) {
 		if (*p < '0' || *p > '9' || v > 100000000u)
@@ -81,6 +84,12 @@ int bench_option(const char *key, const char *kend, const char *val, const char 
 		opt_ustor = v != 0;
 	else if (word_is(key, kend, "lockless"))
 		opt_lockless = v != 0;
+	else if (word_is(key, kend, "vind"))
+		opt_vind = v != 0;
+	else if (word_is(key, kend, "vevent"))
+		opt_vevent = v != 0;
+	else if (word_is(key, kend, "vpacked"))
+		opt_vpacked = v != 0;
 	else if (word_is(key, kend, "stats"))
 		opt_stats = v != 0;
 	else if (word_is(key, kend, "rounds"))
@@ -491,6 +500,21 @@ void bench_nvme_config(struct ustor_nvme_config *cfg)
 	/* CPU c only ever uses queue c (ujob_prepare), as the option asks. */
 	if (kopt.bench_fio && smp_cpus() > 1 && opt_lockless)
 		cfg->lockless_io_queues = 1;
+}
+
+void bench_vblk_config(struct ustor_virtio_blk_config *cfg)
+{
+	if (!kopt.bench_fio)
+		return;
+	/* CPU c only ever uses queue c here too: no lock on the I/O path. */
+	if (smp_cpus() > 1 && opt_lockless)
+		cfg->per_cpu = 1;
+	if (opt_vind >= 0)
+		cfg->indirect = (uint8_t)opt_vind;
+	if (opt_vevent >= 0)
+		cfg->event_idx = (uint8_t)opt_vevent;
+	if (opt_vpacked >= 0)
+		cfg->packed = (uint8_t)opt_vpacked;
 }
 
 unsigned bench_run(void)

@@ -109,6 +109,9 @@ uint32_t smp_cpu_index(void);
  * lockless=0 keeps the shared, locked mode). */
 struct ustor_nvme_config;
 void bench_nvme_config(struct ustor_nvme_config *cfg);
+/* bench=fio: virtio-blk per-CPU queues and the vind=/vevent=/vpacked= experiments. */
+struct ustor_virtio_blk_config;
+void bench_vblk_config(struct ustor_virtio_blk_config *cfg);
 
 /* hal_port.c: when set before bring-up, the HALs get lock/unlock (the
  * shared-queue mode for more than one CPU). */

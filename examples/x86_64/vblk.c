@@ -40,6 +40,7 @@
  * device's num_queues and the MSI-X table); the self-test rotates its
  * requests over them.
  */
+#include "bench.h"
 #include "nvme_ctrls.h"
 
 /* IDT vectors of virtio-blk MSI-X entries: 8 per disk, above NVMe's. */
@@ -96,6 +97,7 @@ static void vblk_config(struct ustor_virtio_blk_config *cfg, unsigned index)
 	if (kopt.queues != 0)                    /* VIRTIO_BLK_F_MQ when > 1 */
 		cfg->num_queues = (uint16_t)(kopt.queues > 0xffffu ? 0xffffu : kopt.queues);
 	cfg->use_irq = USTOR_VIRTIO_BLK_IRQ_OFF; /* polled; interrupts suppressed in the ring */
+	bench_vblk_config(cfg);                  /* bench=fio: per-CPU queues (bench.c) */
 }
 
 /* MSI-X interrupt handler: count only (see the header comment). */

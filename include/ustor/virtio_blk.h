@@ -218,6 +218,7 @@ struct ustor_virtio_blk {
 	uint8_t rsvd[3];
 	uint32_t seg_lim;	     /* data descriptors per chain */
 	uint32_t max_chain_bytes;    /* data bytes per chain (block multiple) */
+	uint32_t desc_max;	     /* bytes per merged data descriptor (size_max) */
 	uint32_t discard_max_blocks; /* blocks per DISCARD chain */
 	uint32_t wz_max_blocks;	     /* blocks per WRITE_ZEROES chain */
 	uint32_t config_gen;	     /* generation the config was read at */

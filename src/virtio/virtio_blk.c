@@ -251,6 +251,11 @@ static ustor_status ustor_vblk_limits(struct ustor_virtio_blk *vb)
 		window = 1u << ustor_vblk_log2(inf->size_max);
 	}
 	vb->seg_shift = (uint8_t)ustor_vblk_log2(window);
+	/* Windows that are contiguous on the bus share one descriptor, up to
+	 * size_max when the device has one. */
+	vb->desc_max = inf->size_max != 0 && inf->size_max > window ? inf->size_max : window;
+	if (inf->size_max == 0)
+		vb->desc_max = 0xffffffffu;
 	/* Header and status take two descriptors of the ring; seg_max 0 is
 	 * read as 1, as Linux does. */
 	seg_lim = vb->q[0].vq.ind != NULL ? (uint32_t)vb->q[0].vq.ind_max - 2u :

@@ -98,7 +98,10 @@ static ustor_status ustor_vblk_chain_rw(struct ustor_virtio_blk *vb,
 	uint32_t win = 1u << vb->seg_shift;
 	uint32_t bytes = ustor_vblk_chain_bytes(vb, p, req->left << shift);
 	uint32_t nwin;
+	uint32_t nseg;
 	uint32_t off;
+	uint32_t seg_len;
+	ustor_bus_addr seg_bus;
 	int is_read = req->op == USTOR_BLOCK_READ;
 	struct ustor_virtq_chain c;
 	uint8_t *rec;
@@ -115,8 +118,13 @@ static ustor_status ustor_vblk_chain_rw(struct ustor_virtio_blk *vb,
 		       ustor_virtio_shl64(req->next_lba, vb->sector_shift));
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_HDR,
 			sizeof(struct ustor_virtio_blk_req_hdr), 0);
-	/* One descriptor per window, each translated on its own (the HAL
-	 * answers per page); nothing is committed until all are. */
+	/* Each window translated on its own (the HAL answers per page);
+	 * windows that follow each other on the bus share a descriptor (the
+	 * device then maps one range, not one per page). Nothing is committed
+	 * until all are. */
+	seg_len = 0;
+	seg_bus = 0;
+	nseg = 0;
 	for (off = 0; off < bytes;) {
 		const void *a = (const void *)(p + off);
 		uint32_t n = win - ((uint32_t)(p + off) & (win - 1u));
@@ -126,9 +134,22 @@ static ustor_status ustor_vblk_chain_rw(struct ustor_virtio_blk *vb,
 			n = bytes - off;
 		if (USTOR_VIRTIO_UNLIKELY(hal->virt_to_bus(hal->ctx, a, n, &bus) != USTOR_OK))
 			return USTOR_ERR_NOT_DMA_ABLE;
-		ustor_virtq_add(&q->vq, &c, bus, n, is_read);
+		if (bus == seg_bus + seg_len && n <= vb->desc_max - seg_len && seg_len != 0) {
+			seg_len += n;
+		} else {
+			if (seg_len != 0) {
+				ustor_virtq_add(&q->vq, &c, seg_bus, seg_len, is_read);
+				nseg++;
+			}
+			seg_bus = bus;
+			seg_len = n;
+		}
 		off += n;
 	}
+	ustor_virtq_add(&q->vq, &c, seg_bus, seg_len, is_read);
+	nseg++;
+	if (nseg != nwin)
+		ustor_virtq_unused(&c, (uint16_t)(nwin - nseg));
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_STATUS, 1, 1);
 	if (q->vq.sync) {
 		hal->dma_sync(hal->ctx, rec, USTOR_VBLK_REC_BYTES, USTOR_DMA_BIDIRECTIONAL);

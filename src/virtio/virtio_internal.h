@@ -256,6 +256,14 @@ static inline void ustor_virtq_add(struct ustor_virtq *vq, struct ustor_virtq_ch
 	}
 }
 
+/* The chain needs `n` fewer descriptors than begin reserved (data that
+ * merged): called before the last add. */
+static inline void ustor_virtq_unused(struct ustor_virtq_chain *c, uint16_t n)
+{
+	c->ndesc = (uint16_t)(c->ndesc - n);
+	c->left = (uint16_t)(c->left - n);
+}
+
 /* Packed commit (virtq.c): take the id, advance the ring, store the head
  * flags last. */
 uint16_t ustor_virtq_commit_packed(struct ustor_virtq *vq, struct ustor_virtq_chain *c);
