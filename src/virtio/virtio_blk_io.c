@@ -165,6 +165,88 @@ static ustor_status ustor_vblk_chain_rw(struct ustor_virtio_blk *vb,
 	return USTOR_OK;
 }
 
+/* The common request, a read or write that fits one chain of `nwin`
+ * windows (submit checked it): the whole request as one chain, without
+ * the generic issue loop. USTOR_ERR_BUSY: the ring is full, nothing taken.
+ * Caller holds the lock. */
+static inline ustor_status ustor_vblk_rw_one(struct ustor_virtio_blk *vb,
+					     struct ustor_virtio_blk_queue *q,
+					     struct ustor_block_req *req, uint32_t bytes,
+					     uint32_t nwin)
+{
+	const struct ustor_hal *hal = vb->hal;
+	uintptr_t p = (uintptr_t)req->buf;
+	int is_read = req->op == USTOR_BLOCK_READ;
+	uint32_t type = is_read ? USTOR_VIRTIO_BLK_T_IN : USTOR_VIRTIO_BLK_T_OUT;
+	struct ustor_virtq_chain c;
+	struct ustor_virtio_blk_slot *s;
+	ustor_bus_addr bus;
+	ustor_bus_addr rec_bus;
+	uint8_t *rec;
+
+	if (USTOR_VIRTIO_UNLIKELY(ustor_virtq_begin(&q->vq, &c, (uint16_t)(nwin + 2u)) != 0))
+		return USTOR_ERR_BUSY;
+	rec = ustor_vblk_rec(q, c.head);
+	rec_bus = ustor_vblk_rec_bus(q, c.head);
+	ustor_vblk_hdr(vb, rec, type, ustor_virtio_shl64(req->lba, vb->sector_shift));
+	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_HDR,
+			sizeof(struct ustor_virtio_blk_req_hdr), 0);
+	if (USTOR_VIRTIO_LIKELY(nwin == 1u)) {
+		if (USTOR_VIRTIO_UNLIKELY(hal->virt_to_bus(hal->ctx, (const void *)p, bytes, &bus) !=
+					  USTOR_OK))
+			return USTOR_ERR_NOT_DMA_ABLE;
+		ustor_virtq_add(&q->vq, &c, bus, bytes, is_read);
+	} else {
+		/* Window by window, contiguous ones merged (as chain_rw). */
+		uint32_t win = 1u << vb->seg_shift;
+		uint32_t seg_len = 0;
+		uint32_t nseg = 1;
+		uint32_t off;
+		ustor_bus_addr seg_bus = 0;
+
+		for (off = 0; off < bytes;) {
+			uint32_t n = win - ((uint32_t)(p + off) & (win - 1u));
+
+			if (n > bytes - off)
+				n = bytes - off;
+			if (USTOR_VIRTIO_UNLIKELY(hal->virt_to_bus(hal->ctx, (const void *)(p + off),
+								   n, &bus) != USTOR_OK))
+				return USTOR_ERR_NOT_DMA_ABLE;
+			if (seg_len != 0 && bus == seg_bus + seg_len && n <= vb->desc_max - seg_len) {
+				seg_len += n;
+			} else {
+				if (seg_len != 0) {
+					ustor_virtq_add(&q->vq, &c, seg_bus, seg_len, is_read);
+					nseg++;
+				}
+				seg_bus = bus;
+				seg_len = n;
+			}
+			off += n;
+		}
+		ustor_virtq_add(&q->vq, &c, seg_bus, seg_len, is_read);
+		if (nseg != nwin)
+			ustor_virtq_unused(&c, (uint16_t)(nwin - nseg));
+	}
+	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_STATUS, 1, 1);
+	if (q->vq.sync) {
+		hal->dma_sync(hal->ctx, rec, USTOR_VBLK_REC_BYTES, USTOR_DMA_BIDIRECTIONAL);
+		hal->dma_sync(hal->ctx, (const void *)p, bytes, USTOR_DMA_BIDIRECTIONAL);
+		ustor_vblk_sync_table(hal, &c);
+	}
+	ustor_virtq_commit(&q->vq, &c);
+	s = &q->slots[c.head];
+	s->owner = req;
+	s->lba = req->lba;
+	s->nblocks = req->nblocks;
+	s->kind = USTOR_VBLK_SLOT_BLOCK;
+	s->type = (uint8_t)type;
+	req->in_flight = 1;
+	req->next_lba = req->lba + req->nblocks;
+	req->left = 0;
+	return USTOR_OK;
+}
+
 /* One header-and-status chain (flush), or one with a range (discard,
  * write-zeroes) of at most `max_blocks`. */
 static ustor_status ustor_vblk_chain_cmd(struct ustor_virtio_blk *vb,
@@ -350,6 +432,8 @@ static ustor_status ustor_vblk_submit(struct ustor_block_device *bdev, struct us
 	struct ustor_virtio_blk *vb = ustor_vblk_of(bdev);
 	const struct ustor_hal *hal = vb->hal;
 	struct ustor_virtio_blk_queue *q = ustor_vblk_queue_of(vb, req->queue);
+	uint32_t bytes = 0;
+	uint32_t nwin = 0; /* windows of a read or write that fits one chain; 0: does not */
 	ustor_status st;
 
 	if (USTOR_VIRTIO_UNLIKELY(vb->state != USTOR_VBLK_STATE_READY))
@@ -358,11 +442,17 @@ static ustor_status ustor_vblk_submit(struct ustor_block_device *bdev, struct us
 	req->next_waiting = NULL;
 	req->next_lba = req->lba;
 	req->in_flight = 0;
-	if (req->op == USTOR_BLOCK_READ || req->op == USTOR_BLOCK_WRITE) {
-		uint32_t bytes = req->nblocks << bdev->block_shift;
+	if (USTOR_VIRTIO_LIKELY(req->op == USTOR_BLOCK_READ || req->op == USTOR_BLOCK_WRITE)) {
+		uint32_t win = 1u << vb->seg_shift;
 
+		bytes = req->nblocks << bdev->block_shift;
 		req->left = req->nblocks;
-		if (bytes > ustor_vblk_chain_bytes(vb, (uintptr_t)req->buf, bytes)) {
+		/* One chain holds it when its windows are within seg_lim and
+		 * it is within the chain cap (ustor_vblk_chain_bytes). */
+		nwin = (((uint32_t)(uintptr_t)req->buf & (win - 1u)) + bytes + win - 1u) >>
+		       vb->seg_shift;
+		if (USTOR_VIRTIO_UNLIKELY(nwin > vb->seg_lim || bytes > vb->max_chain_bytes)) {
+			nwin = 0;
 			st = ustor_vblk_check_dma(vb, (const uint8_t *)req->buf, bytes);
 			if (st != USTOR_OK)
 				return st;
@@ -375,6 +465,19 @@ static ustor_status ustor_vblk_submit(struct ustor_block_device *bdev, struct us
 	if (USTOR_VIRTIO_UNLIKELY(vb->state != USTOR_VBLK_STATE_READY)) {
 		ustor_vblk_unlock(hal, q);
 		return ustor_vblk_not_ready(vb);
+	}
+	if (USTOR_VIRTIO_LIKELY(nwin != 0 && q->waiting == NULL)) {
+		st = ustor_vblk_rw_one(vb, q, req, bytes, nwin);
+		if (USTOR_VIRTIO_UNLIKELY(st != USTOR_OK)) {
+			ustor_vblk_unlock(hal, q);
+			return st;
+		}
+		req->state = USTOR_REQ_STATE_ACTIVE;
+		USTOR_VBLK_STATS_SUBMIT(bdev, req);
+		if (!(req->flags & USTOR_REQ_F_MORE))
+			ustor_virtq_kick(&q->vq);
+		ustor_vblk_unlock(hal, q);
+		return USTOR_OK;
 	}
 	if (req->op == USTOR_BLOCK_FLUSH && !vb->flush) {
 		/* No FLUSH command: the device has no write cache to flush
