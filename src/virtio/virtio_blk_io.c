@@ -189,12 +189,36 @@ static inline ustor_status ustor_vblk_rw_one(struct ustor_virtio_blk *vb,
 	rec = ustor_vblk_rec(q, c.head);
 	rec_bus = ustor_vblk_rec_bus(q, c.head);
 	ustor_vblk_hdr(vb, rec, type, ustor_virtio_shl64(req->lba, vb->sector_shift));
-	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_HDR,
-			sizeof(struct ustor_virtio_blk_req_hdr), 0);
 	if (USTOR_VIRTIO_LIKELY(nwin == 1u)) {
 		if (USTOR_VIRTIO_UNLIKELY(hal->virt_to_bus(hal->ctx, (const void *)p, bytes, &bus) !=
 					  USTOR_OK))
 			return USTOR_ERR_NOT_DMA_ABLE;
+		if (USTOR_VIRTIO_LIKELY(c.tbl != NULL && !q->vq.packed)) {
+			/* Split ring, indirect table of three: header, data,
+			 * status written straight (as ustor_virtq_add would). */
+			volatile struct ustor_virtq_desc *d =
+				(volatile struct ustor_virtq_desc *)(volatile void *)c.tbl;
+			int legacy = q->vq.legacy;
+
+			d[0].addr = ustor_virtio_w64(legacy, rec_bus + USTOR_VBLK_REC_HDR);
+			d[0].len = ustor_virtio_w32(legacy, sizeof(struct ustor_virtio_blk_req_hdr));
+			d[0].flags = ustor_virtio_w16(legacy, USTOR_VIRTQ_DESC_F_NEXT);
+			d[0].next = ustor_virtio_w16(legacy, 1);
+			d[1].addr = ustor_virtio_w64(legacy, bus);
+			d[1].len = ustor_virtio_w32(legacy, bytes);
+			d[1].flags = ustor_virtio_w16(
+				legacy, (uint16_t)(USTOR_VIRTQ_DESC_F_NEXT |
+						   (is_read ? USTOR_VIRTQ_DESC_F_WRITE : 0)));
+			d[1].next = ustor_virtio_w16(legacy, 2);
+			d[2].addr = ustor_virtio_w64(legacy, rec_bus + USTOR_VBLK_REC_STATUS);
+			d[2].len = ustor_virtio_w32(legacy, 1);
+			d[2].flags = ustor_virtio_w16(legacy, USTOR_VIRTQ_DESC_F_WRITE);
+			d[2].next = 0;
+			c.in_len = (is_read ? bytes : 0u) + 1u;
+			goto commit;
+		}
+		ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_HDR,
+				sizeof(struct ustor_virtio_blk_req_hdr), 0);
 		ustor_virtq_add(&q->vq, &c, bus, bytes, is_read);
 	} else {
 		/* Window by window, contiguous ones merged (as chain_rw). */
@@ -204,6 +228,8 @@ static inline ustor_status ustor_vblk_rw_one(struct ustor_virtio_blk *vb,
 		uint32_t off;
 		ustor_bus_addr seg_bus = 0;
 
+		ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_HDR,
+				sizeof(struct ustor_virtio_blk_req_hdr), 0);
 		for (off = 0; off < bytes;) {
 			uint32_t n = win - ((uint32_t)(p + off) & (win - 1u));
 
@@ -229,6 +255,7 @@ static inline ustor_status ustor_vblk_rw_one(struct ustor_virtio_blk *vb,
 			ustor_virtq_unused(&c, (uint16_t)(nwin - nseg));
 	}
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_STATUS, 1, 1);
+commit:
 	if (q->vq.sync) {
 		hal->dma_sync(hal->ctx, rec, USTOR_VBLK_REC_BYTES, USTOR_DMA_BIDIRECTIONAL);
 		hal->dma_sync(hal->ctx, (const void *)p, bytes, USTOR_DMA_BIDIRECTIONAL);
@@ -580,8 +607,13 @@ static void ustor_vblk_reap(struct ustor_virtio_blk *vb, struct ustor_virtio_blk
 		uint16_t head;
 		uint32_t len;
 		uint32_t raw;
-		int r = ustor_virtq_get_used(&q->vq, &head, &len);
+		int r;
 
+		/* Split, coherent: nothing new is one load, no call. */
+		if (!q->vq.packed && !q->vq.sync &&
+		    ustor_virtio_r16(q->vq.legacy, *q->vq.used_idx) == q->vq.last_used)
+			break;
+		r = ustor_virtq_get_used(&q->vq, &head, &len);
 		if (r == USTOR_VIRTQ_USED_NONE)
 			break;
 		if (USTOR_VIRTIO_UNLIKELY(r == USTOR_VIRTQ_USED_BAD_ID)) {
