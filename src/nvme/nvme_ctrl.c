@@ -418,6 +418,9 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 		/* Every request already ended; free memory only if the
 		 * controller was seen to stop (it may still write there). */
 		ctrl->state = USTOR_NVME_STATE_SHUT_DOWN;
+		if (!ctrl->stopped) /* once more: it may answer again */
+			ctrl->stopped = ustor_nvme_rd32(ctrl, USTOR_NVME_REG_CSTS) != 0xffffffffu &&
+					ustor_nvme_disable(ctrl, 0) == USTOR_OK;
 		if (ctrl->stopped)
 			ustor_nvme_free_all(ctrl);
 		return ctrl->failed_status;

@@ -76,6 +76,9 @@ static void identify_ctrl(struct ustor_nvme_model *m, uint8_t *d)
 	d[77] = c->mdts;
 	mdl_put16(d + 78, c->cntlid);
 	mdl_put32(d + 80, c->vs);         /* VER */
+	mdl_put16(d + 134, m->crdt[0]);   /* CRDT1-3 (100 ms units) */
+	mdl_put16(d + 136, m->crdt[1]);
+	mdl_put16(d + 138, m->crdt[2]);
 	d[111] = 1;                       /* CNTRLTYPE: I/O controller */
 	mdl_put16(d + 256, 0);            /* OACS: none of the optional */
 	d[258] = 3;                       /* ACL */
