@@ -139,6 +139,10 @@ static int cq_write(struct ustor_nvme_model *m, struct ustor_mdl_cq *cq,
 	}
 	if (e->sqid < p->nq && p->sq[e->sqid].exists)
 		sqhd = p->sq[e->sqid].head;
+	if (m->bad_sqhd) { /* hostile: an SQ head outside the queue */
+		m->bad_sqhd--;
+		sqhd = 0xffffu;
+	}
 	mdl_put32(q + 0, e->dw0);
 	mdl_put32(q + 4, e->dw1);
 	mdl_put16(q + 8, (uint16_t)sqhd);

@@ -157,6 +157,10 @@ struct ustor_nvme_model {
 	int hold_opcode;             /* [-1] any */
 	int abort_ignored;           /* [0] Abort answers "not aborted", held stay held */
 	uint16_t crdt[3];            /* [0] Identify Controller CRDT1-3 (100 ms units) */
+	unsigned bad_sqhd;           /* [0] next N CQEs carry SQ head FFFFh */
+	/* [0] Identify Namespace lies: 1 NLBAF 255, 2 FLBAS index past NLBAF,
+	 * 3 LBADS 30 in the format in use, 4 NCAP > NSZE */
+	int hostile_id_ns;
 	/* Surprise removal: set `frozen` (below) to 1; every register then
 	 * reads all-ones and nothing is fetched or completed. */
 

@@ -447,6 +447,55 @@ static void test_hostile_identify(void)
 	fx_finish(&f);
 }
 
+/* Identify Namespace values that would index past the format table or
+ * overflow a shift: the namespace is skipped with a clear log line, the
+ * controller comes up, nothing is read out of bounds (ASan). */
+static void test_hostile_identify_ns(void)
+{
+	int kind;
+
+	for (kind = 1; kind <= 4; kind++) {
+		struct fixture f;
+
+		setup(&f);
+		f.mcfg.num_ns = 2;
+		f.mcfg.ns[1] = f.mcfg.ns[0];
+		f.mcfg.ns[1].nsid = 2;
+		CHECK_OK(ustor_nvme_model_init(&f.m, &f.h, &f.mcfg));
+		f.model_up = 1;
+		f.m.hostile_id_ns = kind;
+		CHECK_OK(ustor_nvme_ctrl_init(f.ctrl, &f.h.hal, ustor_nvme_model_regs(&f.m), &f.cfg));
+		CHECK_EQ(ustor_nvme_ns_count(f.ctrl), 0);
+		CHECK(ustor_test_hal_log_contains(&f.h, "identify data is invalid"));
+		fx_finish(&f);
+	}
+}
+
+/* Completions with an SQ head outside the queue: counted, never used as
+ * an index; I/O goes on. A completion id that names no command: counted
+ * and dropped (the recovery then re-submits the real command). */
+static void test_hostile_completions(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	uint8_t *buf;
+
+	setup(&f);
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	buf = fx_buf(&f, 4096, 0, 0);
+	f.m.bad_sqhd = 3;
+	CHECK_OK(ustor_block_read(d, 0, 8, buf));
+	CHECK_OK(ustor_block_write(d, 0, 8, buf));
+	CHECK_OK(ustor_block_read(d, 0, 8, buf));
+	CHECK_EQ(f.ctrl->io[0].ring.bad_sqhd, 3);
+	f.m.wrong_cid = 1;
+	CHECK_OK(ustor_block_read(d, 0, 8, buf));
+	CHECK_EQ(f.ctrl->io[0].bad_cqe, 1);
+	CHECK_EQ(f.ctrl->resets, 1);
+	fx_finish(&f);
+}
+
 /* Recovery off (cmd_timeout_ms 0): no watchdog, no reset, no abort. */
 static void test_recovery_off(void)
 {
@@ -479,6 +528,8 @@ static void run_all(void)
 	RUN(test_namespace_changed_across_reset);
 	RUN(test_admin_timeout_then_reset);
 	RUN(test_hostile_identify);
+	RUN(test_hostile_identify_ns);
+	RUN(test_hostile_completions);
 	RUN(test_recovery_off);
 }
 
