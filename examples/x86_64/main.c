@@ -29,6 +29,7 @@
  *                               the checks (shell.c; `exit` shuts down and leaves)
  */
 #include "kernel.h"
+#include "nvme_ctrls.h"
 
 extern char __kernel_start[], __kernel_end[];
 
@@ -218,5 +219,6 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 	kprintf("pci: %s\n", pci_method());
 
 	unsigned failures = kopt.shell ? shell_run() : selftest_run();
+	selftest_shutdown(); /* idempotent: every disk still up gets CC.SHN / a virtio reset before power-off */
 	kernel_exit(failures == 0 ? KERNEL_EXIT_PASS : KERNEL_EXIT_FAIL);
 }
