@@ -168,6 +168,47 @@ static void test_abort_ignored_reset_resubmits(void)
 	fx_finish(&f);
 }
 
+/* Two I/O queues: a reset re-creates both with the same depth, and the
+ * request hung on the second queue is re-submitted there. */
+static void test_reset_restores_all_queues(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	uint8_t *w, *r;
+
+	setup(&f);
+	f.cfg.io_queues = 2;
+	f.cfg.io_queue_depth = 64;
+	CHECK_OK(fx_start(&f));
+	CHECK_EQ(f.ctrl->nio, 2);
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	w = fx_buf(&f, 4096, 0, 0);
+	r = fx_buf(&f, 4096, 0, 0);
+	fx_pattern(w, 4096, 300, 512, 3);
+	f.m.hold_commands = 1;
+	f.m.hold_qid = 2;
+	f.m.abort_ignored = 1;
+	{
+		struct ustor_block_req req;
+
+		memset(&req, 0, sizeof(req));
+		req.op = USTOR_BLOCK_WRITE;
+		req.queue = 1;
+		req.lba = 300;
+		req.nblocks = 8;
+		req.buf = w;
+		CHECK_OK(ustor_block_run(d, &req));
+	}
+	CHECK_EQ(f.ctrl->resets, 1);
+	CHECK_EQ(f.m.held_dropped_by_reset, 1);
+	CHECK_EQ(ustor_nvme_mdl_io_queue_count(&f.m), 4);
+	CHECK_EQ(f.ctrl->io[0].ring.depth, 64);
+	CHECK_EQ(f.ctrl->io[1].ring.depth, 64);
+	CHECK_OK(ustor_block_read(d, 300, 8, r));
+	CHECK(memcmp(r, w, 4096) == 0);
+	fx_finish(&f);
+}
+
 /* CSTS.CFS while 16 writes are held: one CSTS read on the poll path sees
  * it, the reset re-submits all 16 and they succeed. */
 static void test_fatal_mid_io(void)
@@ -518,6 +559,7 @@ static void run_all(void)
 {
 	RUN(test_abort_works);
 	RUN(test_abort_ignored_reset_resubmits);
+	RUN(test_reset_restores_all_queues);
 	RUN(test_fatal_mid_io);
 	RUN(test_all_ones_mid_io);
 	RUN(test_reset_limit);
