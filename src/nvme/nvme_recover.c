@@ -62,8 +62,10 @@ static void ustor_nvme_wd_delayed(struct ustor_nvme_ctrl *ctrl, struct ustor_nvm
 		q->ring.flags |= USTOR_NVME_QF_PENDING;
 }
 
-/* Abort one command (admin 08h: SQID in CDW10 15:0, CID in 31:16). */
-static void ustor_nvme_abort(struct ustor_nvme_ctrl *ctrl, uint16_t sqid, uint16_t cid)
+/* Abort one command (admin 08h: SQID in CDW10 15:0, CID in 31:16),
+ * waiting at most cmd_timeout_ms for the answer. USTOR_OK when the Abort
+ * itself completed (whatever it decided). */
+static ustor_status ustor_nvme_abort(struct ustor_nvme_ctrl *ctrl, uint16_t sqid, uint16_t cid)
 {
 	struct ustor_nvme_sqe sqe;
 	struct ustor_nvme_cpl cpl;
@@ -72,13 +74,25 @@ static void ustor_nvme_abort(struct ustor_nvme_ctrl *ctrl, uint16_t sqid, uint16
 	ustor_memset(&sqe, 0, sizeof(sqe));
 	sqe.cdw0 = USTOR_NVME_ADMIN_ABORT;
 	sqe.cdw10 = (uint32_t)sqid | ((uint32_t)cid << 16);
+	cpl.dw0 = 1;
 	ctrl->aborts++;
-	st = ustor_nvme_admin(ctrl, &sqe, &cpl);
+	st = ustor_nvme_exec(ctrl, &ctrl->admin, &sqe, NULL, 0, ctrl->cfg.cmd_timeout_ms, &cpl);
 	/* dw0 bit 0 clear: aborted (the command completes with Command
 	 * Abort Requested, retried like any transient error). */
 	USTOR_WARN(ctrl->hal, "nvme%u: q%u: command %04x overdue: abort %s",
 		   (unsigned)ctrl->cfg.index, (unsigned)sqid, (unsigned)cid,
 		   st != USTOR_OK ? "failed" : (cpl.dw0 & 1u) ? "refused" : "accepted");
+	return st;
+}
+
+/* A function that is not there any more: VS (read-only, never 0 on an
+ * NVMe controller) reads 0 or all-ones, as QEMU answers after a hot
+ * removal and PCIe after a surprise one. */
+static int ustor_nvme_absent(const struct ustor_nvme_ctrl *ctrl)
+{
+	uint32_t vs = ustor_nvme_rd32(ctrl, USTOR_NVME_REG_VS);
+
+	return vs == 0 || vs == 0xffffffffu;
 }
 
 void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
@@ -129,13 +143,19 @@ void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *
 	if (inflight != 0 && !progress) {
 		uint32_t csts = ustor_nvme_rd32(ctrl, USTOR_NVME_REG_CSTS);
 
-		if (csts == 0xffffffffu) {
-			ustor_nvme_log_regs(ctrl, "registers read all-ones: device gone");
+		if (csts == 0xffffffffu || (!(csts & USTOR_NVME_CSTS_RDY) && ustor_nvme_absent(ctrl))) {
+			ustor_nvme_log_regs(ctrl, "registers read all-ones or VS reads 0: device gone");
 			ustor_nvme_ctrl_fail(ctrl, USTOR_ERR_DEVICE_GONE);
 			return;
 		}
 		if (csts & USTOR_NVME_CSTS_CFS) {
 			ustor_nvme_log_regs(ctrl, "controller fatal status (CSTS.CFS)");
+			(void)ustor_nvme_recover(ctrl, USTOR_ERR_FATAL);
+			return;
+		}
+		if (!(csts & USTOR_NVME_CSTS_RDY)) {
+			/* Enabled by us, not ready now: reset behind our back. */
+			ustor_nvme_log_regs(ctrl, "controller no longer ready (CSTS.RDY=0)");
 			(void)ustor_nvme_recover(ctrl, USTOR_ERR_FATAL);
 			return;
 		}
@@ -147,8 +167,13 @@ void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *
 	if (!q->wd_aborting) {
 		q->wd_aborting = 1;
 		q->wd_abort_epoch = q->wd_epoch;
-		for (j = 0; j < noverdue && ctrl->state == USTOR_NVME_STATE_READY; j++)
-			ustor_nvme_abort(ctrl, q->ring.qid, overdue[j]);
+		for (j = 0; j < noverdue && ctrl->state == USTOR_NVME_STATE_READY; j++) {
+			if (ustor_nvme_abort(ctrl, q->ring.qid, overdue[j]) != USTOR_OK) {
+				/* The admin queue does not answer either. */
+				(void)ustor_nvme_recover(ctrl, USTOR_ERR_TIMEOUT);
+				return;
+			}
+		}
 		return;
 	}
 	if (q->wd_epoch - q->wd_abort_epoch >= USTOR_NVME_WD_ABORT_GRACE) {
@@ -396,6 +421,11 @@ ustor_status ustor_nvme_recover(struct ustor_nvme_ctrl *ctrl, ustor_status cause
 									      : USTOR_ERR_FATAL;
 		ustor_nvme_ctrl_fail(ctrl, st);
 		return st;
+	}
+	if (ustor_nvme_absent(ctrl)) {
+		ustor_nvme_log_regs(ctrl, "VS reads 0 or all-ones: device gone");
+		ustor_nvme_ctrl_fail(ctrl, USTOR_ERR_DEVICE_GONE);
+		return USTOR_ERR_DEVICE_GONE;
 	}
 	ctrl->resets_recent++;
 	ctrl->resets++;
