@@ -72,7 +72,7 @@ struct ustor_nvme_config {
 					* FATAL). 0 = never reset: a timeout fails the controller */
 	uint32_t reset_window_ms;      /* resets further apart than this do not add up */
 	uint32_t not_ready_delay_ms;   /* wait before retrying "Namespace Not Ready" without CRD */
-	uint32_t max_retry_delay_ms;   /* cap on any retry delay (CRD from CRDT1-3) */
+	uint32_t max_retry_delay_ms;   /* cap on any retry delay (CRD from CRDT1-3); at most 30 s */
 };
 
 /* Fill `cfg` with defaults: 1 I/O queue of 256, 5 s admin, 30 s I/O, ... */
@@ -193,7 +193,8 @@ struct ustor_nvme_slot {
 	uint8_t retries_left;
 	uint8_t gen;             /* high 6 bits of the command id */
 	uint8_t opcode;
-	uint32_t stamp;          /* watchdog epoch at issue; due time (ns >> 20) when DELAYED */
+	uint16_t stamp;          /* watchdog epoch at issue; due time (ns >> 20, 16 bits)
+				  * when DELAYED */
 };
 
 /* One queue pair with its slots and PRP list pool. */
@@ -220,8 +221,8 @@ struct ustor_nvme_queue {
 	uint32_t prp_pool_bytes;
 	/* Watchdog (nvme_recover.c): commands are stamped with wd_epoch, which
 	 * advances every cmd_timeout_ms / 4 while commands are in flight. */
-	uint32_t wd_epoch;
-	uint32_t wd_abort_epoch;        /* epoch the last aborts were sent in */
+	uint16_t wd_epoch;              /* 16 bits: ages are compared modulo 2^16 */
+	uint16_t wd_abort_epoch;        /* epoch the last aborts were sent in */
 	uint64_t wd_next_ns;            /* next epoch tick */
 	uint16_t wd_cq_head;            /* CQ head at the last tick (progress check) */
 	uint8_t wd_aborting;            /* aborts sent for overdue commands */

@@ -336,6 +336,8 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
 	    ctrl->cfg.shutdown_timeout_ms == 0 || ctrl->cfg.io_queue_depth < 2)
 		return USTOR_ERR_INVALID_ARG;
 
+	if (ctrl->cfg.max_retry_delay_ms > 30000u) /* 16-bit due times (slot->stamp) */
+		ctrl->cfg.max_retry_delay_ms = 30000u;
 	/* Detection, abort and reset must fit inside one synchronous call. */
 	if (ctrl->cfg.cmd_timeout_ms > ctrl->cfg.io_timeout_ms / 3u)
 		ctrl->cfg.cmd_timeout_ms = ctrl->cfg.io_timeout_ms / 3u;

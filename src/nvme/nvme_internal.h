@@ -215,10 +215,11 @@ void ustor_nvme_ctrl_fail(struct ustor_nvme_ctrl *ctrl, ustor_status st);
 uint32_t ustor_nvme_retry_delay_ms(const struct ustor_nvme_ctrl *ctrl, uint16_t status);
 /* Send the chunk in slot idx again (a fresh command id). 0 = sent. */
 int ustor_nvme_io_resend(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q, unsigned idx);
-/* Clock in the units of slot->stamp for delayed retries (ns >> 20). */
-static inline uint32_t ustor_nvme_ms_clock(const struct ustor_hal *hal)
+/* Clock in the units of slot->stamp for delayed retries (ns >> 20, about
+ * a millisecond; 16 bits wrap after 68 s, so delays stay under 30 s). */
+static inline uint16_t ustor_nvme_ms_clock(const struct ustor_hal *hal)
 {
-	return (uint32_t)(hal->now_ns(hal->ctx) >> 20);
+	return (uint16_t)(hal->now_ns(hal->ctx) >> 20);
 }
 
 /* Bring-up steps shared with recovery (nvme_ctrl.c). */

@@ -291,7 +291,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 			if (delay_ms != 0) {
 				s->gen = (uint8_t)((s->gen + 1u) & 0x3fu);
 				s->kind = USTOR_NVME_SLOT_DELAYED;
-				s->stamp = ustor_nvme_ms_clock(ctrl->hal) + delay_ms;
+				s->stamp = (uint16_t)(ustor_nvme_ms_clock(ctrl->hal) + delay_ms);
 				q->ndelayed++;
 				ctrl->retries_delayed++;
 				return 0;

@@ -39,14 +39,14 @@ uint32_t ustor_nvme_retry_delay_ms(const struct ustor_nvme_ctrl *ctrl, uint16_t 
  * cannot be built ends its request with the error it had. */
 static void ustor_nvme_wd_delayed(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q)
 {
-	uint32_t now = ustor_nvme_ms_clock(ctrl->hal);
+	uint16_t now = ustor_nvme_ms_clock(ctrl->hal);
 	struct ustor_nvme_done done = { q->done_head, q->done_tail };
 	uint32_t j;
 
 	for (j = 0; j + 1u < q->ring.depth && q->ndelayed != 0; j++) {
 		struct ustor_nvme_slot *s = &q->slots[j];
 
-		if (s->kind != USTOR_NVME_SLOT_DELAYED || (int32_t)(now - s->stamp) < 0)
+		if (s->kind != USTOR_NVME_SLOT_DELAYED || (int16_t)(uint16_t)(now - s->stamp) < 0)
 			continue;
 		q->ndelayed--;
 		if (ustor_nvme_io_resend(ctrl, q, j) != 0) {
@@ -124,7 +124,7 @@ void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *
 
 	ustor_nvme_lock(hal, q);
 	q->wd_next_ns = now + (uint64_t)ctrl->cfg.cmd_timeout_ms * (1000000u / USTOR_NVME_WD_EPOCHS);
-	q->wd_epoch++;
+	q->wd_epoch = (uint16_t)(q->wd_epoch + 1u);
 	progress = q->ring.cq_head != q->wd_cq_head;
 	q->wd_cq_head = q->ring.cq_head;
 	for (j = 0; j + 1u < q->ring.depth; j++) {
@@ -133,7 +133,8 @@ void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *
 		if (s->kind == USTOR_NVME_SLOT_FREE || s->kind == USTOR_NVME_SLOT_DELAYED)
 			continue;
 		inflight++;
-		if (q->wd_epoch - s->stamp > USTOR_NVME_WD_EPOCHS && noverdue < USTOR_NVME_WD_MAX_ABORTS)
+		if ((uint16_t)(q->wd_epoch - s->stamp) > USTOR_NVME_WD_EPOCHS &&
+		    noverdue < USTOR_NVME_WD_MAX_ABORTS)
 			overdue[noverdue++] = ustor_nvme_cid(q, j);
 	}
 	ustor_nvme_unlock(hal, q);
@@ -176,7 +177,7 @@ void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *
 		}
 		return;
 	}
-	if (q->wd_epoch - q->wd_abort_epoch >= USTOR_NVME_WD_ABORT_GRACE) {
+	if ((uint16_t)(q->wd_epoch - q->wd_abort_epoch) >= USTOR_NVME_WD_ABORT_GRACE) {
 		USTOR_ERR(hal, "nvme%u: q%u: %u command(s) still overdue after abort",
 			  (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid, noverdue);
 		(void)ustor_nvme_recover(ctrl, USTOR_ERR_TIMEOUT);
