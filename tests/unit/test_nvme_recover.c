@@ -537,6 +537,39 @@ static void test_hostile_completions(void)
 	fx_finish(&f);
 }
 
+/* A synchronous call whose bound runs out before recovery could finish
+ * (every command hangs, Aborts ignored): TIMEOUT to the caller, the bounce
+ * buffer retired; the next poll resets the controller, which stops the
+ * device using that memory, so the bounce buffer comes back and I/O goes
+ * on. */
+static void test_cancel_then_reset(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	uint8_t *plain;
+	uint64_t resets;
+
+	setup(&f);
+	f.cfg.io_timeout_ms = 3000; /* cmd_timeout_ms becomes 1000 */
+	f.cfg.max_resets = 10;
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	plain = fx_plain(&f, 512);
+	f.m.hold_commands = 100;
+	f.m.abort_ignored = 1;
+	CHECK_ST(ustor_block_read(d, 0, 1, plain), USTOR_ERR_TIMEOUT);
+	CHECK(d->bounce == NULL);
+	CHECK(ustor_test_hal_log_contains(&f.h, "bounce buffer retired"));
+	resets = f.ctrl->resets;
+	CHECK(resets >= 1);
+	f.m.hold_commands = 0;
+	CHECK_EQ(ustor_block_poll(d, 0), 0);
+	CHECK_EQ(f.ctrl->resets, resets + 1);
+	CHECK(d->bounce != NULL);
+	CHECK_OK(ustor_block_read(d, 0, 1, plain));
+	fx_finish(&f);
+}
+
 /* Recovery off (cmd_timeout_ms 0): no watchdog, no reset, no abort. */
 static void test_recovery_off(void)
 {
@@ -572,6 +605,7 @@ static void run_all(void)
 	RUN(test_hostile_identify);
 	RUN(test_hostile_identify_ns);
 	RUN(test_hostile_completions);
+	RUN(test_cancel_then_reset);
 	RUN(test_recovery_off);
 }
 
