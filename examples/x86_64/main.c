@@ -31,7 +31,7 @@
  *                               which lists its own options)
  */
 #include "kernel.h"
-#include "nvme_ctrls.h"
+#include "nvme_ctrls.h" /* nvme_knob_parse */
 #include "soak.h"
 
 extern char __kernel_start[], __kernel_end[];
@@ -148,6 +148,9 @@ static void option(const char *key, const char *kend, const char *val, const cha
 			goto bad;
 		kopt.peek_set = 1;
 		kopt.peek_lba = v;
+	} else if ((v = (uint64_t)(int64_t)nvme_knob_parse(key, kend, val, vend)) != 0) {
+		if (v != 1) /* dbbuf=, completion= (nvme_knobs.c) */
+			goto bad;
 	} else if (soak_option(key, kend, val, vend)) { /* soak.c: soak= and its options */
 	} else {
 		kprintf("cmdline: unknown option ignored: ");

@@ -238,7 +238,7 @@ static void ustor_nvme_rec_queue(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
 		s->kind = USTOR_NVME_SLOT_FREE;
 		s->owner = NULL;
 		/* The generation is kept: nothing from before matches again. */
-		s->gen = (uint8_t)((s->gen + 1u) & 0x3fu);
+		s->gen = (uint16_t)(s->gen + USTOR_NVME_GEN_STEP);
 		q->free_ids[j] = (uint16_t)(nslots - 1u - j);
 	}
 	q->nfree = (uint16_t)nslots;
@@ -246,6 +246,9 @@ static void ustor_nvme_rec_queue(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
 	q->ndelayed = 0;
 	q->wd_aborting = 0;
 	q->wd_cq_head = 0;
+	/* Doorbell Buffer Config died with the reset: MMIO doorbells until
+	 * ustor_nvme_dbbuf_setup attaches the rings again. */
+	ustor_sqcq_shadow_detach(&q->ring);
 	ustor_sqcq_reset(&q->ring);
 	if (hal->dma_sync != NULL)
 		hal->dma_sync(hal->ctx, (const void *)q->ring.cq, q->ring.cq_bytes, USTOR_DMA_TO_DEVICE);
@@ -348,6 +351,10 @@ static ustor_status ustor_nvme_rec_reinit(struct ustor_nvme_ctrl *ctrl)
 	ustor_nvme_set_max_transfer(ctrl);
 	if (ctrl->max_transfer > old_max)
 		ctrl->max_transfer = old_max;
+	/* Shadow doorbells again (the setting does not survive a reset). */
+	st = ustor_nvme_dbbuf_setup(ctrl);
+	if (st != USTOR_OK)
+		return st;
 	/* Same count and depth as before (the memory is still ours). */
 	st = ustor_nvme_set_num_queues(ctrl, ctrl->nio, ctrl->nio, &nsq, &ncq);
 	if (st != USTOR_OK)
@@ -364,8 +371,9 @@ static ustor_status ustor_nvme_rec_reinit(struct ustor_nvme_ctrl *ctrl)
 			st = ustor_nvme_create_io_sq(ctrl, &ctrl->io[i]);
 		if (st != USTOR_OK)
 			return st;
+		ustor_nvme_dbbuf_attach(ctrl, &ctrl->io[i]);
 	}
-	/* nvme5's shadow doorbells (ustor_nvme_dbbuf_setup) go here once they exist. */
+	ustor_nvme_irq_coalesce_setup(ctrl); /* features were reset too */
 	return ustor_nvme_rec_namespaces(ctrl);
 }
 

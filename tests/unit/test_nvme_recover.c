@@ -209,6 +209,32 @@ static void test_reset_restores_all_queues(void)
 	fx_finish(&f);
 }
 
+/* With shadow doorbells: a reset sets Doorbell Buffer Config up again and
+ * the re-submitted writes go through the shadow page. */
+static void test_reset_with_shadow_doorbells(void)
+{
+	struct fixture f;
+	struct treq r[NREQ];
+	struct tracker t;
+	uint8_t *buf;
+
+	setup(&f);
+	f.cfg.shadow_doorbells = 1;
+	CHECK_OK(fx_start(&f));
+	CHECK_EQ(f.m.dbbuf_configs, 1);
+	memset(&t, 0, sizeof(t));
+	buf = fx_buf(&f, NREQ * 4096u, 0, 0);
+	f.m.hold_commands = 3;
+	f.m.abort_ignored = 1;
+	submit_writes(&f, r, &t, NREQ, buf);
+	drive(&f, &t, NREQ, 10000);
+	check_all(&f, &t, NREQ, USTOR_OK);
+	CHECK_EQ(f.ctrl->resets, 1);
+	CHECK_EQ(f.m.dbbuf_configs, 2);
+	CHECK_OK(ustor_block_read(ustor_nvme_ns_bdev(f.ctrl, 0), 0, 8, buf));
+	fx_finish(&f);
+}
+
 /* CSTS.CFS while 16 writes are held: one CSTS read on the poll path sees
  * it, the reset re-submits all 16 and they succeed. */
 static void test_fatal_mid_io(void)
@@ -593,6 +619,7 @@ static void run_all(void)
 	RUN(test_abort_works);
 	RUN(test_abort_ignored_reset_resubmits);
 	RUN(test_reset_restores_all_queues);
+	RUN(test_reset_with_shadow_doorbells);
 	RUN(test_fatal_mid_io);
 	RUN(test_all_ones_mid_io);
 	RUN(test_reset_limit);
