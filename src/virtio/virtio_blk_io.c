@@ -317,6 +317,8 @@ static ustor_status ustor_vblk_not_ready(const struct ustor_virtio_blk *vb)
 		return USTOR_ERR_SHUT_DOWN;
 	case USTOR_VBLK_STATE_BROKEN:
 		return vb->bdev.unusable_reason;
+	case USTOR_VBLK_STATE_RESETTING:
+		return USTOR_ERR_BUSY; /* back once re-initialised */
 	default:
 		return USTOR_ERR_NOT_READY;
 	}
@@ -618,7 +620,24 @@ again:
 			ustor_virtq_kick(&q->vq);
 	}
 	ustor_vblk_unlock(hal, q);
-	return ustor_vblk_after_unlock(vb, &d);
+	rounds = ustor_vblk_after_unlock(vb, &d);
+	/* Recovery: a stall shows on empty polls; any completion ends one. */
+	if (USTOR_VIRTIO_UNLIKELY(rounds == 0))
+		ustor_vblk_watchdog(vb, q);
+	else
+		q->wd_since = 0;
+	return rounds;
+}
+
+void ustor_vblk_requeue(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_queue *q,
+			struct ustor_block_req *req, struct ustor_vblk_done *d)
+{
+	req->next_lba = req->lba;
+	req->in_flight = 0;
+	req->left = req->op == USTOR_BLOCK_FLUSH ? 1u : req->nblocks;
+	req->state = USTOR_REQ_STATE_ACTIVE;
+	ustor_vblk_wait_add(q, req);
+	ustor_vblk_issue_waiting(vb, q, d);
 }
 
 /* Notify what USTOR_REQ_F_MORE left pending on `queue`. */
