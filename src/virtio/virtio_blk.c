@@ -665,9 +665,6 @@ static ustor_status ustor_vblk_prepare(struct ustor_virtio_blk *vb, const struct
 		return USTOR_ERR_INVALID_ARG;
 	if ((hal->lock == NULL) != (hal->unlock == NULL))
 		return USTOR_ERR_INVALID_ARG;
-	/* Stall detection and a recovery must fit in one synchronous call. */
-	if (vb->cfg.cmd_timeout_ms > vb->cfg.io_timeout_ms / 3u)
-		vb->cfg.cmd_timeout_ms = vb->cfg.io_timeout_ms / 3u;
 	ustor_fmt(vb->bdev.name, sizeof(vb->bdev.name), "vblk%u", (unsigned)cfg->index);
 	ustor_fmt(vb->bdev.model, sizeof(vb->bdev.model), "virtio-blk");
 	vb->bdev.ops = &ustor_virtio_blk_ops;

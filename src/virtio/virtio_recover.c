@@ -175,6 +175,7 @@ void ustor_vblk_watchdog(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_qu
 	const struct ustor_hal *hal = vb->hal;
 	struct ustor_vblk_done d = { NULL, NULL };
 	uint32_t status;
+	uint32_t limit_ms;
 	uint64_t now;
 
 	if (vb->state != USTOR_VBLK_STATE_READY || vb->cfg.cmd_timeout_ms == 0)
@@ -188,7 +189,11 @@ void ustor_vblk_watchdog(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_qu
 		q->wd_since = now;
 		return;
 	}
-	if (now - q->wd_since < (uint64_t)vb->cfg.cmd_timeout_ms * 1000000u)
+	/* Stall detection and a recovery must fit in one synchronous call. */
+	limit_ms = vb->cfg.cmd_timeout_ms;
+	if (limit_ms > vb->cfg.io_timeout_ms / 3u)
+		limit_ms = vb->cfg.io_timeout_ms / 3u;
+	if (now - q->wd_since < (uint64_t)limit_ms * 1000000u)
 		return;
 	q->wd_since = 0;
 	/* Stalled: one status read tells gone, broken and silent apart. */
@@ -198,7 +203,7 @@ void ustor_vblk_watchdog(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_qu
 		(void)ustor_vblk_rec_fail(vb, USTOR_ERR_DEVICE_GONE, &d);
 	} else {
 		USTOR_ERR(hal, "%s: queue %u stalled: no completion for %u ms, %u descriptors in use",
-			  vb->bdev.name, (unsigned)q->index, vb->cfg.cmd_timeout_ms,
+			  vb->bdev.name, (unsigned)q->index, limit_ms,
 			  (unsigned)(q->vq.size - q->vq.num_free));
 		(void)ustor_vblk_recover(vb,
 					 (status & USTOR_VIRTIO_STATUS_NEEDS_RESET) ? USTOR_ERR_FATAL
