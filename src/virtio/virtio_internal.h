@@ -14,6 +14,7 @@
 
 #define USTOR_VIRTIO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define USTOR_VIRTIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define USTOR_VIRTIO_NOINLINE __attribute__((noinline))
 
 /* ---- Wire byte order ----------------------------------------------------
  * Modern devices: little-endian. Legacy devices: the guest's own order
@@ -459,9 +460,8 @@ ustor_status ustor_vblk_recover(struct ustor_virtio_blk *vb, ustor_status cause,
  * (virtio_blk.c). */
 ustor_status ustor_vblk_reinit(struct ustor_virtio_blk *vb);
 /* Put `req` back on its queue's waiting list from its first block (queue
- * lock held); issue_waiting then sends it (virtio_blk_io.c). */
-void ustor_vblk_requeue(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_queue *q,
-			struct ustor_block_req *req, struct ustor_vblk_done *d);
+ * lock held); the next poll of the queue sends it (virtio_blk_io.c). */
+void ustor_vblk_requeue(struct ustor_virtio_blk_queue *q, struct ustor_block_req *req);
 
 /* Read the configuration fields the driver uses (generation-checked). */
 ustor_status ustor_vblk_read_capacity(struct ustor_virtio_blk *vb, uint64_t *out_sectors);

@@ -154,17 +154,13 @@ ustor_status ustor_vblk_recover(struct ustor_virtio_blk *vb, ustor_status cause,
 			USTOR_VBLK_STATS_COMPLETE(&vb->bdev, req);
 			ustor_vblk_done_add(d, req);
 		} else {
-			ustor_vblk_requeue(vb, q, req, d);
+			ustor_vblk_requeue(q, req);
 			n++;
 		}
 		ustor_vblk_unlock(hal, q);
 		req = next;
 	}
-	for (i = 0; i < vb->nq; i++) {
-		ustor_vblk_lock(hal, &vb->q[i]);
-		ustor_virtq_kick(&vb->q[i].vq);
-		ustor_vblk_unlock(hal, &vb->q[i]);
-	}
+	/* The next poll of each queue issues its waiting requests. */
 	vb->requeued += n;
 	USTOR_INFO(hal, "%s: device re-initialised; %u request(s) re-submitted", vb->bdev.name, n);
 	return USTOR_OK;
