@@ -159,6 +159,7 @@ void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_l
 	hal->dma_alloc = port_dma_alloc;
 	hal->dma_free = port_dma_free;
 	hal->virt_to_bus = port_virt_to_bus;
+	hal->flags = USTOR_HAL_F_DMA_RANGES; /* identity map: any range is one run */
 	hal->dma_sync = NULL;                  /* x86 DMA is cache-coherent: nothing to clean or invalidate */
 
 	/* MMIO and ordering: the library's x86_64 defaults (single mov of the

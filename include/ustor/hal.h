@@ -247,7 +247,21 @@ struct ustor_hal {
 	 * kernel set them.
 	 */
 	void (*irq_mask)(void *ctx, uint32_t pci_addr, uint16_t vector, int masked);
+
+	/*
+	 * Optional USTOR_HAL_F_* bits, 0 by default.
+	 * USTOR_HAL_F_DMA_RANGES: virt_to_bus also answers for a range that
+	 * crosses pages, with USTOR_OK only when the whole range is one
+	 * contiguous run on the bus (USTOR_ERR_NOT_DMA_ABLE otherwise). uStor
+	 * then translates a multi-page buffer in one call and, when refused,
+	 * page by page as without the flag (one wasted call per such buffer).
+	 * An identity-mapped kernel sets it and saves a call per page.
+	 */
+	uint32_t flags;
 };
+
+/* ustor_hal.flags: virt_to_bus answers for multi-page ranges (see above). */
+#define USTOR_HAL_F_DMA_RANGES 0x1u
 
 /*
  * Check that every required callback is set; logs the missing one through

@@ -46,19 +46,31 @@ static USTOR_NOINLINE ustor_status ustor_nvme_io_prp_pair(const struct ustor_hal
 
 	if (first > len)
 		first = len;
-	/* PRP1 keeps the buffer's offset in its page and must be dword
-	 * aligned (an untranslatable buffer says so first: the synchronous
-	 * calls bounce it). PRP2, if needed, names a whole page. */
-	if (hal->virt_to_bus(hal->ctx, buf, first, prp1) != USTOR_OK ||
-	    ((uint32_t)*prp1 & mask) != off)
-		return USTOR_ERR_NOT_DMA_ABLE;
-	if ((off & 3u) != 0)
-		return USTOR_ERR_ALIGNMENT;
-	*prp2 = 0;
-	if (len > first &&
-	    (hal->virt_to_bus(hal->ctx, buf + first, len - first, prp2) != USTOR_OK ||
-	     (*prp2 & mask) != 0))
-		return USTOR_ERR_NOT_DMA_ABLE;
+	/* USTOR_HAL_F_DMA_RANGES: both pages in one call when they are one
+	 * run on the bus. */
+	if ((hal->flags & USTOR_HAL_F_DMA_RANGES) != 0 && len > first &&
+	    hal->virt_to_bus(hal->ctx, buf, len, prp1) == USTOR_OK) {
+		if (((uint32_t)*prp1 & mask) != off)
+			return USTOR_ERR_NOT_DMA_ABLE;
+		if ((off & 3u) != 0)
+			return USTOR_ERR_ALIGNMENT;
+		*prp2 = *prp1 + first;
+	} else {
+		/* PRP1 keeps the buffer's offset in its page and must be
+		 * dword aligned (an untranslatable buffer says so first: the
+		 * synchronous calls bounce it). PRP2, if needed, names a
+		 * whole page. */
+		if (hal->virt_to_bus(hal->ctx, buf, first, prp1) != USTOR_OK ||
+		    ((uint32_t)*prp1 & mask) != off)
+			return USTOR_ERR_NOT_DMA_ABLE;
+		if ((off & 3u) != 0)
+			return USTOR_ERR_ALIGNMENT;
+		*prp2 = 0;
+		if (len > first &&
+		    (hal->virt_to_bus(hal->ctx, buf + first, len - first, prp2) != USTOR_OK ||
+		     (*prp2 & mask) != 0))
+			return USTOR_ERR_NOT_DMA_ABLE;
+	}
 	if (flags & USTOR_SQCQ_F_SYNC)
 		hal->dma_sync(hal->ctx, buf, len, USTOR_DMA_BIDIRECTIONAL);
 	return USTOR_OK;

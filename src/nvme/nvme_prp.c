@@ -39,12 +39,21 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 	uint8_t *list0;
 	uint8_t *list;
 	ustor_bus_addr list_bus;
+	ustor_bus_addr whole = 0; /* bus address of buf when the whole buffer is one run */
+	int linear = 0;
 	uint32_t pos;
 
 	if (first > len)
 		first = len;
-	if (hal->virt_to_bus(hal->ctx, buf, first, &bus) != USTOR_OK)
+	/* USTOR_HAL_F_DMA_RANGES: one call for a buffer contiguous on the bus,
+	 * each later page's address derived from it. */
+	if ((hal->flags & USTOR_HAL_F_DMA_RANGES) != 0 && len > first &&
+	    hal->virt_to_bus(hal->ctx, buf, len, &whole) == USTOR_OK) {
+		linear = 1;
+		bus = whole;
+	} else if (hal->virt_to_bus(hal->ctx, buf, first, &bus) != USTOR_OK) {
 		return USTOR_ERR_NOT_DMA_ABLE;
+	}
 	/* PRP entries carry the offset inside the page: the bus address must
 	 * keep the CPU address's offset, and data must be dword aligned. */
 	if (((uint32_t)bus & mask) != ((uint32_t)(uintptr_t)buf & mask))
@@ -59,8 +68,13 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 	len -= first;
 	if (len == 0)
 		return USTOR_OK;
+	whole += first; /* linear: the bus address of buf from here on */
 	if (len <= page) {
-		if (hal->virt_to_bus(hal->ctx, buf, len, &bus) != USTOR_OK || (bus & mask) != 0)
+		if (linear)
+			bus = whole;
+		else if (hal->virt_to_bus(hal->ctx, buf, len, &bus) != USTOR_OK)
+			return USTOR_ERR_NOT_DMA_ABLE;
+		if ((bus & mask) != 0)
 			return USTOR_ERR_NOT_DMA_ABLE;
 		sqe->prp2 = bus;
 		return USTOR_OK;
@@ -83,7 +97,13 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 			ustor_put_le64(list - 8, list_bus);
 			pos = 0;
 		}
-		if (hal->virt_to_bus(hal->ctx, buf, n, &bus) != USTOR_OK || (bus & mask) != 0)
+		if (linear) {
+			bus = whole;
+			whole += n;
+		} else if (hal->virt_to_bus(hal->ctx, buf, n, &bus) != USTOR_OK) {
+			return USTOR_ERR_NOT_DMA_ABLE;
+		}
+		if ((bus & mask) != 0)
 			return USTOR_ERR_NOT_DMA_ABLE;
 		ustor_put_le64(list + (size_t)pos * 8u, bus);
 		pos++;

@@ -220,6 +220,14 @@ static inline ustor_status ustor_vblk_rw_one(struct ustor_virtio_blk *vb,
 		ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_HDR,
 				sizeof(struct ustor_virtio_blk_req_hdr), 0);
 		ustor_virtq_add(&q->vq, &c, bus, bytes, is_read);
+	} else if ((hal->flags & USTOR_HAL_F_DMA_RANGES) != 0 && bytes <= vb->desc_max &&
+		   hal->virt_to_bus(hal->ctx, (const void *)p, bytes, &bus) == USTOR_OK) {
+		/* One run on the bus (the HAL said so in one call): one data
+		 * descriptor. */
+		ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_HDR,
+				sizeof(struct ustor_virtio_blk_req_hdr), 0);
+		ustor_virtq_add(&q->vq, &c, bus, bytes, is_read);
+		ustor_virtq_unused(&c, (uint16_t)(nwin - 1u));
 	} else {
 		/* Window by window, contiguous ones merged (as chain_rw). */
 		uint32_t win = 1u << vb->seg_shift;

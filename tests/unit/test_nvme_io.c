@@ -693,12 +693,40 @@ static void test_scattered_bus_addresses(void)
 	fx_finish(&f);
 }
 
+/* USTOR_HAL_F_DMA_RANGES: one translation for a buffer that is one run on
+ * the bus, PRP entries derived from it; a scattered buffer is refused whole
+ * and translated page by page, and its data still lands right. */
+static void test_dma_ranges(void)
+{
+	struct fixture f;
+	uint64_t calls;
+
+	fx_setup(&f);
+	f.h.scatter_granule = 0;
+	f.h.hal.flags = USTOR_HAL_F_DMA_RANGES;
+	CHECK_OK(fx_start(&f));
+	calls = f.h.virt_to_bus_calls;
+	roundtrip(&f, bdev0(&f), 1, 64, 64, 1024, 41); /* 32 KiB over 9 pages: a PRP list */
+	roundtrip(&f, bdev0(&f), 1, 200, 9, 512, 42);  /* two pages: PRP1 + PRP2 */
+	CHECK_EQ(f.h.virt_to_bus_calls - calls, 4);
+	fx_finish(&f);
+
+	fx_setup(&f);
+	f.h.hal.flags = USTOR_HAL_F_DMA_RANGES; /* scattered at 4 KiB */
+	CHECK_OK(fx_start(&f));
+	calls = f.h.virt_to_bus_calls;
+	roundtrip(&f, bdev0(&f), 1, 64, 64, 1024, 43);
+	CHECK_EQ(f.h.virt_to_bus_calls - calls, 2 * (1 + 9));
+	fx_finish(&f);
+}
+
 static void run_all(void)
 {
 	RUN(test_roundtrip_512);
 	RUN(test_roundtrip_4k);
 	RUN(test_mdts_split);
 	RUN(test_prp_list_chaining);
+	RUN(test_dma_ranges);
 	RUN(test_bad_input);
 	RUN(test_not_dma_able);
 	RUN(test_flush_zeroes_discard);

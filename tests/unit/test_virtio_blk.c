@@ -1040,6 +1040,42 @@ static void test_scatter(void)
 	vfx_finish(&f);
 }
 
+/* USTOR_HAL_F_DMA_RANGES: a buffer that is one run on the bus costs one
+ * translation and goes as one data descriptor; above size_max, or
+ * scattered, window by window (the model checks size_max). */
+static void test_dma_ranges(void)
+{
+	struct vfx f;
+	uint64_t calls;
+
+	vfx_setup(&f);
+	f.h.scatter_granule = 0;
+	f.h.hal.flags = USTOR_HAL_F_DMA_RANGES;
+	CHECK_OK(vfx_start(&f));
+	calls = f.h.virt_to_bus_calls;
+	roundtrip(&f, 5, 64, 1024, 91); /* 32 KiB over 9 pages: write, read */
+	CHECK_EQ(f.h.virt_to_bus_calls - calls, 2);
+	vfx_finish(&f);
+
+	vfx_setup(&f);
+	f.h.scatter_granule = 0;
+	f.h.hal.flags = USTOR_HAL_F_DMA_RANGES;
+	f.mcfg.size_max = 8192; /* 32 KiB cannot be one descriptor */
+	CHECK_OK(vfx_start(&f));
+	calls = f.h.virt_to_bus_calls;
+	roundtrip(&f, 5, 64, 1024, 92);
+	CHECK_EQ(f.h.virt_to_bus_calls - calls, 2 * 9);
+	vfx_finish(&f);
+
+	vfx_setup(&f);
+	f.h.hal.flags = USTOR_HAL_F_DMA_RANGES; /* scattered at 4 KiB: refused whole */
+	CHECK_OK(vfx_start(&f));
+	calls = f.h.virt_to_bus_calls;
+	roundtrip(&f, 5, 64, 1024, 93);
+	CHECK_EQ(f.h.virt_to_bus_calls - calls, 2 * (1 + 9));
+	vfx_finish(&f);
+}
+
 /* PCI specifics: Memory Space / Bus Master switched on by the driver, a
  * zero notify_off_multiplier (one doorbell for all queues), a wrong
  * function or BAR. */
@@ -1863,6 +1899,7 @@ static const struct vtest tests[] = {
 	T(test_bad_input),
 	T(test_not_dma_able),
 	T(test_scatter),
+	T(test_dma_ranges),
 	T(test_pci_specifics),
 	T(test_narrow_access),
 	T(test_narrow_fallback),
@@ -1897,6 +1934,7 @@ static const struct vtest packed_tests[] = {
 	T(test_ioerr),
 	T(test_never_complete),
 	T(test_scatter),
+	T(test_dma_ranges),
 	T(test_dma_sync),
 	T(test_irq),
 	T(test_conformance),
