@@ -87,6 +87,24 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 	list_bus = q->prp_pool_bus + (ustor_bus_addr)idx * q->prp_area_bytes;
 	sqe->prp2 = list_bus;
 	pos = 0;
+	if (linear) {
+		/* One run on the bus: every entry is the next page. */
+		for (;;) {
+			if (pos == per_page - 1u && len > page) {
+				list += page;
+				list_bus += page;
+				ustor_put_le64(list - 8, list_bus);
+				pos = 0;
+			}
+			ustor_put_le64(list + (size_t)pos * 8u, whole);
+			pos++;
+			if (len <= page)
+				break;
+			whole += page;
+			len -= page;
+		}
+		len = 0;
+	}
 	while (len > 0) {
 		uint32_t n = len < page ? len : page;
 
@@ -97,13 +115,7 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 			ustor_put_le64(list - 8, list_bus);
 			pos = 0;
 		}
-		if (linear) {
-			bus = whole;
-			whole += n;
-		} else if (hal->virt_to_bus(hal->ctx, buf, n, &bus) != USTOR_OK) {
-			return USTOR_ERR_NOT_DMA_ABLE;
-		}
-		if ((bus & mask) != 0)
+		if (hal->virt_to_bus(hal->ctx, buf, n, &bus) != USTOR_OK || (bus & mask) != 0)
 			return USTOR_ERR_NOT_DMA_ABLE;
 		ustor_put_le64(list + (size_t)pos * 8u, bus);
 		pos++;

@@ -4,7 +4,10 @@
  * completion, against the NVMe model in no-copy mode (it parses PRPs but
  * moves no data). Usage: bench_host <qd> <ios> [plain|batch|stats]: batch
  * submits with USTOR_REQ_F_MORE and kicks after each poll, stats counts
- * statistics (ustor_block_stats_enable). Prints wall-clock ns per I/O
+ * statistics (ustor_block_stats_enable); seq128k reads 128 KiB (batched,
+ * buffers scattered page by page in bus space, a PRP list each) and
+ * seq128k-ranges the same with bus-contiguous buffers and the HAL's
+ * USTOR_HAL_F_DMA_RANGES. Prints wall-clock ns per I/O
  * (library + model + hosted HAL); bench_host.sh runs it under callgrind to
  * count the instructions spent in the library alone.
  */
@@ -24,6 +27,7 @@ struct bench {
 	unsigned long done;
 	uint32_t rng;
 	unsigned errors;
+	uint32_t nblocks;
 };
 
 static uint64_t bench_lba(struct bench *b)
@@ -41,7 +45,7 @@ static void bench_done(struct ustor_block_req *req)
 		b->errors++;
 	if (b->left > 0) {
 		b->left--;
-		req->lba = bench_lba(b);
+		req->lba = b->nblocks == 8 ? bench_lba(b) : (bench_lba(b) >> 8) % 7u * 256u;
 		if (ustor_block_submit(b->d, req) != USTOR_OK)
 			b->errors++;
 	}
@@ -56,7 +60,10 @@ int main(int argc, char **argv)
 	unsigned qd = argc > 1 ? (unsigned)atoi(argv[1]) : 1;
 	unsigned long ios = argc > 2 ? strtoul(argv[2], NULL, 10) : 100000;
 	const char *mode = argc > 3 ? argv[3] : "plain";
-	int batch = strcmp(mode, "batch") == 0;
+	int big = strncmp(mode, "seq128k", 7) == 0;
+	int ranges = strcmp(mode, "seq128k-ranges") == 0;
+	int batch = strcmp(mode, "batch") == 0 || big;
+	uint32_t bs = big ? 131072u : 4096u;
 	uint8_t flags = batch ? USTOR_REQ_F_MORE : 0;
 	struct timespec t0, t1;
 	uint8_t *buf;
@@ -64,8 +71,10 @@ int main(int argc, char **argv)
 	double ns;
 
 	if (qd < 1 || qd > MAX_QD || ios < qd ||
-	    (!batch && strcmp(mode, "plain") != 0 && strcmp(mode, "stats") != 0)) {
-		fprintf(stderr, "usage: bench_host <qd 1..%u> <ios >= qd> [plain|batch|stats]\n",
+	    (!batch && strcmp(mode, "plain") != 0 && strcmp(mode, "stats") != 0) ||
+	    (big && !ranges && strcmp(mode, "seq128k") != 0) || (big && qd > 16)) {
+		fprintf(stderr, "usage: bench_host <qd 1..%u> <ios >= qd> "
+			"[plain|batch|stats|seq128k|seq128k-ranges (qd <= 16)]\n",
 			MAX_QD);
 		return 2;
 	}
@@ -75,6 +84,10 @@ int main(int argc, char **argv)
 	f.h.hal.lock = NULL; /* a single-CPU kernel passes no lock */
 	f.h.hal.unlock = NULL;
 	f.cfg.io_queue_depth = 256;
+	if (ranges) {
+		f.h.scatter_granule = 0; /* buffers contiguous on the bus */
+		f.h.hal.flags = USTOR_HAL_F_DMA_RANGES;
+	}
 	if (fx_start(&f) != USTOR_OK) {
 		fprintf(stderr, "bring-up failed\n%s", ustor_test_hal_log_text(&f.h));
 		return 1;
@@ -83,18 +96,19 @@ int main(int argc, char **argv)
 	b.d = ustor_nvme_ns_bdev(f.ctrl, 0);
 	b.rng = 1;
 	b.left = ios;
-	buf = fx_buf(&f, (size_t)qd * 4096, 0, 0);
+	b.nblocks = bs / 512u;
+	buf = fx_buf(&f, (size_t)qd * bs, 0, 0);
 	if (strcmp(mode, "stats") == 0 && ustor_block_stats_enable(b.d, qs, 1) != USTOR_OK)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < qd; i++) {
 		reqs[i].op = USTOR_BLOCK_READ;
 		reqs[i].flags = flags; /* kept on resubmission */
-		reqs[i].nblocks = 8;
-		reqs[i].buf = buf + (size_t)i * 4096;
+		reqs[i].nblocks = b.nblocks;
+		reqs[i].buf = buf + (size_t)i * bs;
 		reqs[i].done = bench_done;
 		reqs[i].user = &b;
-		reqs[i].lba = bench_lba(&b);
+		reqs[i].lba = big ? i % 7u * 256u : bench_lba(&b);
 		b.left--;
 		if (ustor_block_submit(b.d, &reqs[i]) != USTOR_OK)
 			b.errors++;

@@ -46,3 +46,16 @@ for mode in batch stats; do
 	esac
 	echo "bench-host: 4 KiB read QD32 $what: $per instructions of library code per I/O (callgrind), $ns ns per I/O wall clock incl. model, $db doorbell writes per I/O"
 done
+
+# 128 KiB reads at QD8 (a PRP list each): page-by-page translation against
+# one call per buffer with USTOR_HAL_F_DMA_RANGES.
+for mode in seq128k seq128k-ranges; do
+	a=$(lib_ir 8 1000 "$mode")
+	b=$(lib_ir 8 6000 "$mode")
+	per=$(( (b - a) / 5000 ))
+	case $mode in
+	seq128k) what="scattered pages" ;;
+	seq128k-ranges) what="contiguous, USTOR_HAL_F_DMA_RANGES" ;;
+	esac
+	echo "bench-host: 128 KiB read QD8 $what: $per instructions of library code per I/O (callgrind)"
+done
