@@ -45,3 +45,7 @@ fuzz-short: $(FUZZ_BINS)
 
 TEST_EXTRA += fuzz-short
 HELP_EXTRA += "make fuzz        libFuzzer targets (device as attacker), FUZZ_SECONDS each; docs/FUZZING.md"
+
+# The regression test includes the targets' sources: rebuild it when they change.
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+$(BUILD)/host/test_regress_fuzz $(BUILD)/m68k-user/test_regress_fuzz: $(FUZZ_SRCS)

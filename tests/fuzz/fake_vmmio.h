@@ -69,7 +69,7 @@ struct fvm {
 	struct fvm_chain chains[FVM_MAX_Q];
 	uint8_t stale_ok[FVM_MAX_Q];       /* used posted for a head not outstanding */
 	uint64_t notifications, resets;
-	void (*on_chain)(struct fvm *d, const struct fvm_chain *c);
+	void (*on_chain)(struct fvm *d, struct fvm_chain *c);
 	/* A used element for live chain `c` became visible (or may). */
 	void (*on_used)(struct fvm *d, const struct fvm_chain *c);
 	void *user;

@@ -106,8 +106,15 @@ static void ncqe_fetch(struct ncqe *x, const uint8_t *sqe)
 		 ((uint64_t)ustor_le32_to_cpu(*(const uint32_t *)(const void *)(sqe + 44)) << 32);
 	c.nlb = (ustor_le32_to_cpu(*(const uint32_t *)(const void *)(sqe + 48)) & 0xffffu) + 1u;
 	if (x->stale_ok[c.cid] != 0) {
+		/* A success entry with this id already waits in the CQ: the
+		 * driver will take it as this command's completion, so the
+		 * command is complete as far as the device is concerned. */
 		x->stale_ok[c.cid]--;
 		ncqe_credit(x, &c);
+		for (i = 0; i < x->nlive; i++)
+			if (x->live[i].cid == c.cid)
+				x->live[i] = x->live[--x->nlive];
+		return;
 	}
 	for (i = 0; i < x->nlive; i++)
 		if (x->live[i].cid == c.cid) {

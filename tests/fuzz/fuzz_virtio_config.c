@@ -65,7 +65,7 @@ static uint64_t vc_cfg64(const struct fvm *d, uint32_t off)
 }
 
 /* Every chain the driver makes available, against the limits it was told. */
-static void vc_on_chain(struct fvm *d, const struct fvm_chain *c)
+static void vc_on_chain(struct fvm *d, struct fvm_chain *c)
 {
 	uint64_t f = d->driver_features;
 	uint64_t cap = vc_cfg64(d, 0);

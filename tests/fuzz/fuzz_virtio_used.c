@@ -67,12 +67,16 @@ static void vu_credit(struct vu *x, const struct fvm_chain *c)
 		x->r[idx].ok[s - idx * VU_REQ_SECTORS] = 1;
 }
 
-static void vu_on_chain(struct fvm *d, const struct fvm_chain *c)
+static void vu_on_chain(struct fvm *d, struct fvm_chain *c)
 {
-	/* A used element already sits where this head can be read. */
+	/* A used element for this head is already published or in the ring:
+	 * the driver will take it as this chain's, so it counts as this
+	 * chain's completion (and the device's next element for the head
+	 * belongs to the head's next chain). */
 	if (d->stale_ok[c->head] != 0) {
 		d->stale_ok[c->head]--;
 		vu_credit(d->user, c);
+		c->live = 0;
 	}
 }
 
