@@ -29,6 +29,7 @@
 #include "fuzz_common.h"
 #include "nvme_model.h"
 #include "ustor/block.h"
+#include "ustor/stats.h"
 #include "ustor/endian.h"
 #include "ustor/nvme.h"
 
@@ -56,6 +57,8 @@ struct ncqe {
 	struct ustor_nvme_model m;
 	struct ustor_nvme_ctrl ctrl;
 	struct ustor_block_device *bdev;
+	struct ustor_block_queue_stats stats[2];
+	int stats_on;
 	struct ustor_test_hal_mmio *win;
 	void (*model_write32)(void *dev, uint32_t off, uint32_t val);
 	/* The device's view of SQ 1 and CQ 1. */
@@ -288,6 +291,10 @@ static int ncqe_one(const uint8_t *data, size_t size)
 	x->bdev = ustor_nvme_ns_bdev(&x->ctrl, 0);
 	FUZZ_ASSERT(x->bdev != NULL);
 
+	if (setup & 0x40u) { /* statistics on: latencies of hostile completions */
+		FUZZ_ASSERT(ustor_block_stats_enable(x->bdev, x->stats, 2) == USTOR_OK);
+		x->stats_on = 1;
+	}
 	x->win = fuzz_window(&x->h, ustor_nvme_model_regs(&x->m));
 	x->model_write32 = x->win->write32;
 	x->win->write32 = ncqe_write32;
@@ -342,6 +349,14 @@ static int ncqe_one(const uint8_t *data, size_t size)
 		default:
 			if (op & 0x80u) {
 				(void)ustor_nvme_ctrl_check(&x->ctrl);
+				if (x->stats_on) {
+					struct ustor_block_stats bs;
+
+					FUZZ_ASSERT(ustor_block_stats_get(x->bdev, USTOR_STATS_ALL, &bs) ==
+						    USTOR_OK);
+					FUZZ_ASSERT(bs.lat_min_ns <= bs.lat_max_ns || bs.read_ops + bs.write_ops +
+						    bs.other_ops + bs.errors + bs.timeouts == 0);
+				}
 			} else { /* where the driver will look next */
 				x->cq_tail = ncqe_q(x)->ring.cq_head;
 				x->cq_phase = ncqe_q(x)->ring.cq_phase;
@@ -355,6 +370,12 @@ static int ncqe_one(const uint8_t *data, size_t size)
 	ncqe_drain(x);
 	for (i = 0; i < NCQE_NREQ; i++)
 		ncqe_cancel(x, &x->r[i]);
+	if (x->stats_on) { /* nothing is in flight any more */
+		struct ustor_block_stats bs;
+
+		FUZZ_ASSERT(ustor_block_stats_get(x->bdev, USTOR_STATS_ALL, &bs) == USTOR_OK);
+		FUZZ_ASSERT(bs.depth == 0);
+	}
 	st = ustor_nvme_ctrl_shutdown(&x->ctrl);
 	for (i = 0; i < NCQE_NREQ; i++)
 		FUZZ_ASSERT(!x->r[i].active && x->r[i].done_calls <= 1);

@@ -30,6 +30,7 @@
 #include "fake_vmmio.h"
 #include "fuzz_common.h"
 #include "ustor/block.h"
+#include "ustor/stats.h"
 #include "ustor/virtio_blk.h"
 
 #define VU_NREQ 8
@@ -48,6 +49,8 @@ struct vu {
 	struct fvm d;
 	struct ustor_virtio_blk vb;
 	struct ustor_block_device *bdev;
+	struct ustor_block_queue_stats stats[2];
+	int stats_on;
 	struct vu_req r[VU_NREQ];
 };
 
@@ -241,6 +244,10 @@ static int vu_one(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(st == USTOR_OK);
 	x->bdev = ustor_virtio_blk_bdev(&x->vb);
 	x->d.auto_complete = 0;
+	if (setup & 0x20u) { /* statistics on: latencies of hostile completions */
+		FUZZ_ASSERT(ustor_block_stats_enable(x->bdev, x->stats, 2) == USTOR_OK);
+		x->stats_on = 1;
+	}
 
 	for (steps = 0; steps < 4096 && fuzz_more(&in); steps++) {
 		uint8_t op = fuzz_u8(&in);
@@ -271,6 +278,12 @@ static int vu_one(const uint8_t *data, size_t size)
 			break;
 		case 9:
 			(void)ustor_virtio_blk_check(&x->vb);
+			if (x->stats_on) {
+				struct ustor_block_stats bs;
+
+				FUZZ_ASSERT(ustor_block_stats_get(x->bdev, USTOR_STATS_ALL, &bs) ==
+					    USTOR_OK);
+			}
 			break;
 		case 10:
 			if (x->bdev->ops->kick != NULL)
@@ -300,6 +313,12 @@ static int vu_one(const uint8_t *data, size_t size)
 	vu_drain(x);
 	for (i = 0; i < VU_NREQ; i++)
 		vu_cancel(x, &x->r[i]);
+	if (x->stats_on) { /* nothing is in flight any more */
+		struct ustor_block_stats bs;
+
+		FUZZ_ASSERT(ustor_block_stats_get(x->bdev, USTOR_STATS_ALL, &bs) == USTOR_OK);
+		FUZZ_ASSERT(bs.depth == 0);
+	}
 	st = ustor_virtio_blk_shutdown(&x->vb);
 	for (i = 0; i < VU_NREQ; i++)
 		FUZZ_ASSERT(!x->r[i].active && x->r[i].done_calls <= 1);
