@@ -27,9 +27,17 @@ fuzz-check-tools:
 		echo "FAIL fuzz: '$(FUZZ_CC) -fsanitize=fuzzer' does not work; install clang and libclang-rt-14-dev (Debian 12)" >&2; \
 		cat $(BUILD)/fuzz/probe.log >&2; exit 1; fi
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB_SRCS) $(FUZZ_SUPPORT) $(LIB_HDRS) $(TEST_SUPPORT_HDRS) | fuzz-check-tools
+# The library and the device models are compiled once for all targets.
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) $(FUZZ_SUPPORT))
+.SECONDARY: $(FUZZ_OBJS)
+
+$(BUILD)/fuzz/obj/%.o: %.c $(LIB_HDRS) $(TEST_SUPPORT_HDRS) | fuzz-check-tools
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $< $(LIB_SRCS) $(FUZZ_SUPPORT) -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJS) | fuzz-check-tools
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $< $(FUZZ_OBJS) -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
