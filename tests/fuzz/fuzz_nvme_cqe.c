@@ -73,6 +73,7 @@ struct ncqe {
 	 * command with that id, so such a command counts as completed. */
 	uint8_t stale_ok[65536];
 	struct ncqe_req r[NCQE_NREQ];
+	uint32_t gen; /* write data generation */
 };
 
 /* One harness at a time (the spy is a plain callback without context). */
@@ -153,9 +154,16 @@ static void ncqe_done(struct ustor_block_req *req)
 	FUZZ_ASSERT(r->done_calls == 0);
 	r->done_calls++;
 	r->active = 0;
-	if (req->status == USTOR_OK)
+	if (req->status == USTOR_OK) {
+		const uint8_t *disk = ustor_nvme_model_ns_data(&ncqe_cur->m, 1, NULL);
+
 		for (i = 0; i < req->nblocks; i++)
 			FUZZ_ASSERT(r->ok[i]);
+		/* Only this request's slot writes its LBA range: a read that
+		 * succeeded holds what the namespace holds. */
+		if (req->op == USTOR_BLOCK_READ && disk != NULL)
+			FUZZ_ASSERT(memcmp(r->buf, disk + req->lba * 512u, (size_t)req->nblocks * 512u) == 0);
+	}
 }
 
 /* Write one completion entry at the device's CQ tail. */
@@ -213,6 +221,13 @@ static void ncqe_submit(struct ncqe *x, struct fuzz_in *in, uint8_t op)
 	r->req.nblocks = 1u + nb % NCQE_REQ_BLOCKS;
 	r->req.flags = (uint8_t)(fl & (USTOR_REQ_F_FUA | USTOR_REQ_F_MORE | USTOR_REQ_F_WAIT));
 	r->req.buf = r->buf;
+	if (op == USTOR_BLOCK_WRITE) { /* new data each time */
+		uint32_t i;
+
+		x->gen++;
+		for (i = 0; i < r->req.nblocks * 512u; i++)
+			r->buf[i] = (uint8_t)(x->gen * 31u + i + (i >> 9));
+	}
 	r->req.done = ncqe_done;
 	r->req.user = r;
 	r->done_calls = 0;
