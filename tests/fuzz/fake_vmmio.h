@@ -354,6 +354,12 @@ static inline void fvm_notify(struct fvm *d)
 		if (d->auto_complete)
 			fvm_post_used(d, head, c.in_len, 1);
 	}
+	/* VIRTIO_F_EVENT_IDX: ask to be notified of the very next chain. */
+	if (d->driver_features & (1ull << 29)) {
+		uint8_t *u = fvm_map(d, d->used, 6u + 8u * n, "used ring");
+
+		fvm_p16(d, u + 4u + 8u * n, d->last_avail);
+	}
 }
 
 static inline void fvm_reset(struct fvm *d)

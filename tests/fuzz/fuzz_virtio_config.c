@@ -46,6 +46,9 @@ struct vc {
 	struct ustor_virtio_blk vb;
 	struct fuzz_in in;
 	uint8_t *buf;
+	/* Capacity chains are checked against: the device's, unless the
+	 * driver did not take a resize (then no check). */
+	uint64_t cap_check;
 	/* Mode B: XOR masks over PCI configuration space. */
 	uint8_t pci_xor[256];
 	uint32_t (*model_pci_rd)(void *dev, uint32_t pci_addr, uint16_t off);
@@ -68,7 +71,7 @@ static uint64_t vc_cfg64(const struct fvm *d, uint32_t off)
 static void vc_on_chain(struct fvm *d, struct fvm_chain *c)
 {
 	uint64_t f = d->driver_features;
-	uint64_t cap = vc_cfg64(d, 0);
+	uint64_t cap = ((struct vc *)d->user)->cap_check;
 
 	FUZZ_ASSERT((f & ~d->features) == 0);
 	if (c->type != 0 && c->type != 1)
@@ -111,6 +114,21 @@ static void vc_io(struct vc *x, struct ustor_block_device *b)
 								(fuzz_u8(&x->in) % 3u);
 		ustor_status st;
 
+		if ((op & 0x70u) == 0x70u && x->d.token != NULL && !x->d.gen_churn) {
+			/* A resize: new capacity, configuration change interrupt,
+			 * and the driver told to look (as its interrupt handler
+			 * would). Later chains must respect the new capacity. */
+			uint64_t cap = fuzz_u64(&x->in) >> (fuzz_u8(&x->in) % 64u);
+			uint32_t k;
+
+			for (k = 0; k < 8u; k++)
+				x->d.config[k] = (uint8_t)(cap >> (8 * k));
+			x->d.config_gen++;
+			x->d.isr |= 2u;
+			(void)ustor_virtio_blk_check(&x->vb);
+			x->cap_check = x->vb.info.capacity_sectors == cap ? cap : ~0ull;
+			continue;
+		}
 		switch (op % 6u) {
 		case 0:
 		case 1:
@@ -195,6 +213,7 @@ static void vc_mode_mmio(struct vc *x)
 	cfg.queue_size = (flags & 0x10u) ? fuzz_u16(&x->in) : 256u;
 	if (flags & 0x20u)
 		cfg.max_transfer_bytes = fuzz_u32(&x->in);
+	x->cap_check = vc_cfg64(&x->d, 0);
 	st = ustor_virtio_blk_init_mmio(&x->vb, &x->h.hal, x->d.token, &cfg);
 	if (st != USTOR_OK && x->d.status != 0 && (x->d.status & 0x80u) == 0)
 		FUZZ_ASSERT(!"failed bring-up left the device running");
