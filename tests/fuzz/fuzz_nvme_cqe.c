@@ -382,10 +382,14 @@ static int ncqe_one(const uint8_t *data, size_t size)
 
 	if (x->bdev->ops->kick != NULL)
 			x->bdev->ops->kick(x->bdev, 0);
-	ncqe_drain(x);
-	for (i = 0; i < NCQE_NREQ; i++)
-		ncqe_cancel(x, &x->r[i]);
-	if (x->stats_on) { /* nothing is in flight any more */
+	/* Either the device turns good and what is left is cancelled, or
+	 * (setup bit 7) shutdown must end every outstanding request itself. */
+	if (!(setup & 0x80u)) {
+		ncqe_drain(x);
+		for (i = 0; i < NCQE_NREQ; i++)
+			ncqe_cancel(x, &x->r[i]);
+	}
+	if (x->stats_on && !(setup & 0x80u)) { /* nothing is in flight any more */
 		struct ustor_block_stats bs;
 
 		FUZZ_ASSERT(ustor_block_stats_get(x->bdev, USTOR_STATS_ALL, &bs) == USTOR_OK);

@@ -310,10 +310,14 @@ static int vu_one(const uint8_t *data, size_t size)
 	if (x->bdev->ops->kick != NULL)
 		x->bdev->ops->kick(x->bdev, 0);
 	x->d.status &= ~0x40u;
-	vu_drain(x);
-	for (i = 0; i < VU_NREQ; i++)
-		vu_cancel(x, &x->r[i]);
-	if (x->stats_on) { /* nothing is in flight any more */
+	/* Either the device turns good and what is left is cancelled, or
+	 * (setup bit 6) shutdown must end every outstanding request itself. */
+	if (!(setup & 0x40u)) {
+		vu_drain(x);
+		for (i = 0; i < VU_NREQ; i++)
+			vu_cancel(x, &x->r[i]);
+	}
+	if (x->stats_on && !(setup & 0x40u)) { /* nothing is in flight any more */
 		struct ustor_block_stats bs;
 
 		FUZZ_ASSERT(ustor_block_stats_get(x->bdev, USTOR_STATS_ALL, &bs) == USTOR_OK);

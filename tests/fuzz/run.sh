@@ -19,7 +19,7 @@ if ! "$bin" -max_total_time="$secs" -print_final_stats=1 -timeout=20 -rss_limit_
 	echo "FAIL fuzz $name: see $log and $build/fuzz/artifacts/" >&2
 	exit 1
 fi
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
+runs=$(LC_ALL=C sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+rate=$(LC_ALL=C sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+cov=$(grep -a -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
 echo "OK  fuzz $name: $runs runs, $rate exec/s, $cov"
