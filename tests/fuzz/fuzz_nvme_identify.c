@@ -13,7 +13,8 @@
  *
  * Then, if bring-up succeeded, the rest of the input drives synchronous
  * reads and writes (any LBA, any length that fits the buffer) on the
- * namespaces the driver exposed; the model's real namespace is 2048 x 512
+ * namespaces the driver exposed, and SMART / error / firmware-slot log
+ * reads whose pages the spy rewrites the same way; the model's real namespace is 2048 x 512
  * bytes whatever the identify data claimed.
  *
  * Invariants beyond "no crash, nothing written outside a buffer" (ASan):
@@ -156,11 +157,11 @@ static void nid_tamper(struct nid *x, const uint8_t *sqe)
 	volatile struct ustor_nvme_cqe *e = &q->ring.cq[q->ring.cq_head];
 	uint8_t cpl;
 
-	if (opc == 0x06) { /* Identify */
+	if (opc == 0x06 || opc == 0x02) { /* Identify, Get Log Page */
 		uint8_t *page = ustor_test_hal_bus_to_virt(&x->h, prp1, 4096);
 
 		if (page != NULL)
-			nid_patch_page(&x->in, page, (uint8_t)cdw10);
+			nid_patch_page(&x->in, page, opc == 0x06 ? (uint8_t)cdw10 : 0xffu);
 	}
 	cpl = fuzz_u8(&x->in);
 	if ((cpl & 0x0fu) == 0x01 && ustor_le16_to_cpu(e->cid) == cid)
@@ -240,6 +241,28 @@ static void nid_io(struct nid *x)
 							      (fuzz_u8(&x->in) % 3u);
 		ustor_status st;
 
+		if ((op & 0x70u) == 0x70u) { /* log pages, hostile too */
+			struct ustor_nvme_smart_info smart;
+			struct ustor_nvme_error_info errs[4];
+			struct ustor_nvme_fw_info fw;
+			uint32_t cnt = 99, k;
+
+			switch (op % 3u) {
+			case 0:
+				(void)ustor_nvme_get_smart(&x->ctrl, 0xffffffffu, &smart);
+				break;
+			case 1:
+				if (ustor_nvme_get_error_log(&x->ctrl, errs, 4, &cnt) == USTOR_OK)
+					FUZZ_ASSERT(cnt <= 4);
+				break;
+			default:
+				if (ustor_nvme_get_fw_slots(&x->ctrl, &fw) == USTOR_OK)
+					for (k = 0; k < 7; k++)
+						FUZZ_ASSERT(memchr(fw.revision[k], 0, 9) != NULL);
+				break;
+			}
+			continue;
+		}
 		switch (op % 4u) {
 		case 0:
 			st = ustor_block_read(b, lba, nb, x->buf);
