@@ -135,6 +135,16 @@ static void ncqe_write32(void *dev, uint32_t off, uint32_t val)
 	struct ncqe *x = ncqe_cur;
 	struct ustor_nvme_queue *q = ncqe_q(x);
 
+	if (off == 0x14u && !(val & 1u)) {
+		/* CC.EN = 0: a controller reset drops every queue and every
+		 * command; re-created queues start empty. */
+		x->sq_seen = 0;
+		x->sq_head = 0;
+		x->cq_tail = 0;
+		x->cq_phase = 1;
+		x->nlive = 0;
+		memset(x->stale_ok, 0, sizeof(x->stale_ok));
+	}
 	if (off == 0x1008u && q->ring.sq != NULL && val < q->ring.depth) {
 		while (x->sq_seen != val) {
 			ncqe_fetch(x, q->ring.sq + (size_t)x->sq_seen * 64u);
