@@ -27,8 +27,12 @@
  *                               0 leaves uStor its 32-bit fallback
  *   shell=1                     after bring-up, a command shell on COM1 instead of
  *                               the checks (shell.c; `exit` shuts down and leaves)
+ *   soak=run|fill|verify        data-integrity soak instead of the checks (soak.c,
+ *                               which lists its own options)
  */
 #include "kernel.h"
+#include "nvme_ctrls.h" /* nvme_knob_parse */
+#include "soak.h"
 
 extern char __kernel_start[], __kernel_end[];
 
@@ -144,6 +148,10 @@ static void option(const char *key, const char *kend, const char *val, const cha
 			goto bad;
 		kopt.peek_set = 1;
 		kopt.peek_lba = v;
+	} else if ((v = (uint64_t)(int64_t)nvme_knob_parse(key, kend, val, vend)) != 0) {
+		if (v != 1) /* dbbuf=, completion= (nvme_knobs.c) */
+			goto bad;
+	} else if (soak_option(key, kend, val, vend)) { /* soak.c: soak= and its options */
 	} else {
 		kprintf("cmdline: unknown option ignored: ");
 		console_write(key, (size_t)(vend - key));
@@ -217,6 +225,6 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 	pci_init();
 	kprintf("pci: %s\n", pci_method());
 
-	unsigned failures = kopt.shell ? shell_run() : selftest_run();
+	unsigned failures = kopt.shell ? shell_run() : soak_wanted() ? soak_run() : selftest_run();
 	kernel_exit(failures == 0 ? KERNEL_EXIT_PASS : KERNEL_EXIT_FAIL);
 }

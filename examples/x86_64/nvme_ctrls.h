@@ -113,6 +113,30 @@ struct bench_result {
 };
 void bench_qd1_run(struct ustor_block_device *d, void *buf, uint64_t ns, struct bench_result *r);
 
+/* ---- NVMe queue knobs (nvme_knobs.c) ------------------------------------------------ */
+/*
+ * Command line:
+ *   dbbuf=0|1                   shadow doorbells (Doorbell Buffer Config) off / on
+ *   completion=poll|irq|adaptive  NVMe completion mode; irq and adaptive need irq=1
+ *                               too (MSI-X set up); adaptive masks a queue's
+ *                               MSI-X entry while it has many commands in flight
+ * When either is given, the checks add a `dbbuf` / `adaptive` line per controller
+ * from a burst of 32 reads in flight on the first namespace.
+ */
+struct nvme_knobs {
+	int dbbuf;                  /* -1 not given, 0 off, 1 on */
+	int completion;             /* -1 not given, else enum ustor_nvme_completion */
+	uint32_t masks, unmasks;    /* hal.irq_mask calls (adaptive) */
+};
+extern struct nvme_knobs nvme_knobs;
+/* 1: `key=val` was one of the knobs above (stored), -1: ours with a bad value,
+ * 0: not ours. */
+int nvme_knob_parse(const char *key, const char *kend, const char *val, const char *vend);
+/* Apply the knobs to a controller's config and HAL (after port_hal_init). */
+void nvme_knobs_apply(struct ctrl_slot *cs, struct ustor_nvme_config *cfg);
+/* The dbbuf / adaptive checks of one controller that is up. */
+void nvme_knobs_check(struct ctrl_slot *cs);
+
 /* Phases of the self-test (selftest_run does all four in order). */
 unsigned selftest_bring_up(void);  /* find and start every NVMe controller and virtio-blk
 				    * disk; returns how many NVMe controllers */

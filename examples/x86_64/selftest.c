@@ -846,6 +846,7 @@ static void ctrl_bring_up(struct ctrl_slot *cs, unsigned index)
 	 * otherwise every wait would last a whole timer tick. */
 	port_hal_init(&cs->hal, &cs->port, kopt.log_level, cs->irq_on);
 	cs->port.index = index;
+	nvme_knobs_apply(cs, &cfg);      /* dbbuf=, completion= */
 	st = ustor_nvme_ctrl_init(&cs->ctrl, &cs->hal, (volatile void *)(uintptr_t)p->bar0, &cfg);
 	if (st != USTOR_OK) {
 		char leak[96] = "";
@@ -997,6 +998,7 @@ void selftest_checks(void)
 		if (!ctrls[i].up)
 			continue;
 		check_irq(&ctrls[i]);
+		nvme_knobs_check(&ctrls[i]);
 		check_smart(&ctrls[i]);
 	}
 	for (unsigned i = 0; i < n_vblks; i++)

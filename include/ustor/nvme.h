@@ -14,7 +14,8 @@
  *   }
  *
  * One controller object is driven by one CPU at a time unless the HAL
- * supplies lock/unlock, which makes the I/O queues safe to share; admin
+ * supplies lock/unlock, which makes the I/O queues safe to share, or
+ * cfg.lockless_io_queues gives each CPU its own I/O queue (no lock); admin
  * calls (identify, features, logs, passthrough, init, shutdown) share one
  * data page and must still come from one CPU at a time, as must the
  * synchronous block calls that bounce. Nothing here waits without a bound:
@@ -41,6 +42,29 @@
  */
 #define USTOR_NVME_QUIRK_DISABLE_DELAY_MS 2300u
 
+/*
+ * How I/O completions are noticed (ustor_nvme_config.completion).
+ * POLL: CQs without interrupts; the kernel calls ustor_block_poll.
+ * IRQ: CQs with interrupts (vector ustor_nvme_irq_vector); the kernel polls
+ *   the queue from its handler or after waking. Polling still works when no
+ *   interrupt ever arrives.
+ * ADAPTIVE: as IRQ, but a queue with at least adaptive_high commands in
+ *   flight has its vector masked (hal->irq_mask) and is served by polling
+ *   alone, until its in-flight count falls to adaptive_low, when the vector
+ *   is unmasked. The check runs in submit and poll, so the kernel MUST keep
+ *   polling while it has I/O outstanding on a masked queue (it gets no
+ *   interrupt then). Without hal->irq_mask it behaves as IRQ.
+ */
+enum ustor_nvme_completion {
+	USTOR_NVME_COMPLETION_POLL = 0,
+	USTOR_NVME_COMPLETION_IRQ = 1,
+	USTOR_NVME_COMPLETION_ADAPTIVE = 2
+};
+
+/* Default adaptive thresholds (commands in flight on one queue). */
+#define USTOR_NVME_ADAPTIVE_HIGH 8u
+#define USTOR_NVME_ADAPTIVE_LOW 2u
+
 /* Runtime settings for one controller; start from ustor_nvme_config_default. */
 struct ustor_nvme_config {
 	uint32_t io_queues;            /* I/O queue pairs to ask for (1..MAX) */
@@ -62,6 +86,25 @@ struct ustor_nvme_config {
 					* fewer than 2 means no interrupts (polling) */
 	uint32_t bar_bytes;            /* size of the mapped BAR0 (0 = unknown): doorbells that
 					* CAP.DSTRD would put beyond it are refused */
+	/* Per-CPU queues: each I/O queue is used by one CPU only (the kernel
+	 * gives CPU n queue n, e.g. USTOR_SCHED_CPU), so the I/O path never
+	 * calls hal->lock even when the HAL has one; the admin queue still
+	 * locks. 0 (default): I/O queues are shared and locked when the HAL
+	 * has a lock. Passthrough and cancel on a queue must then come from
+	 * its CPU too. */
+	uint8_t lockless_io_queues;
+	uint8_t completion;            /* enum ustor_nvme_completion (default POLL; use_irq = IRQ) */
+	/* Shadow doorbells: Doorbell Buffer Config (7Ch) when Identify OACS
+	 * bit 8 offers it. Doorbell values go to a shadow page and the MMIO
+	 * doorbell is written only when the controller's EventIdx asks. Off by
+	 * default: under QEMU TCG it measured no gain (bench README). */
+	uint8_t shadow_doorbells;
+	uint8_t irq_coalesce;          /* set Interrupt Coalescing (08h) at init with the two below */
+	uint8_t irq_coalesce_threshold;/* aggregation threshold, 0-based entries */
+	uint8_t irq_coalesce_time_100us; /* aggregation time, 100 us units */
+	uint16_t adaptive_high;        /* ADAPTIVE: mask at this many in flight (0 = default 8) */
+	uint16_t adaptive_low;         /* ADAPTIVE: unmask at this many or fewer (default 2) */
+	uint16_t rsvd_cfg;
 };
 
 /* Fill `cfg` with defaults: 1 I/O queue of 256, 5 s admin, 30 s I/O, ... */
@@ -171,15 +214,15 @@ struct ustor_nvme_cpl {
 /* Per-command bookkeeping, one per queue slot (internal layout). */
 struct ustor_nvme_slot {
 	void *owner;             /* request being served; NULL = free or abandoned */
-	uint8_t *prp_list;       /* this slot's PRP list area (DMA) */
-	ustor_bus_addr prp_bus;
 	uint64_t lba;            /* chunk served, for retries and error reports */
 	uint32_t nblocks;
 	uint32_t buf_off;        /* offset of the chunk inside the request buffer */
 	uint8_t kind;            /* free, block chunk, raw, abandoned */
 	uint8_t retries_left;
-	uint8_t gen;             /* high 6 bits of the command id */
 	uint8_t opcode;
+	uint8_t rsvd;
+	uint16_t gen;            /* generation: bits 15:10 of the command id, in place
+				  * (advanced by 0x400, wrapping at 16 bits) */
 };
 
 /* One queue pair with its slots and PRP list pool. */
@@ -188,7 +231,8 @@ struct ustor_nvme_queue {
 	struct ustor_nvme_slot *slots;  /* depth entries (HAL memory) */
 	uint16_t *free_ids;             /* stack of free slot indices */
 	uint16_t nfree;
-	uint16_t rsvd;
+	uint8_t irq_masked;             /* ADAPTIVE: vector masked, polling only */
+	uint8_t rsvd;
 	uint32_t prp_area_bytes;        /* PRP list bytes per slot */
 	uint8_t *prp_pool;              /* depth * prp_area_bytes, page aligned */
 	ustor_bus_addr prp_pool_bus;
@@ -214,6 +258,9 @@ struct ustor_nvme_ns {
 	struct ustor_nvme_ctrl *ctrl;
 	struct ustor_nvme_ns_info info;
 	uint32_t max_chunk_blocks;      /* blocks per read/write command */
+	uint32_t fast_end;              /* the submit fast path takes a read/write whose
+					 * page offset + length is at most this:
+					 * min(2 pages, max_chunk_blocks bytes) */
 };
 
 struct ustor_nvme_ctrl {
@@ -243,6 +290,18 @@ struct ustor_nvme_ctrl {
 
 	uint8_t *bounce;                /* sync bounce buffer shared by namespaces */
 	ustor_bus_addr bounce_bus;
+
+	/* Shadow doorbells (Doorbell Buffer Config): one page each. */
+	uint8_t *dbbuf_shadow;
+	uint8_t *dbbuf_evt;
+	ustor_bus_addr dbbuf_shadow_bus;
+	ustor_bus_addr dbbuf_evt_bus;
+	uint8_t dbbuf_on;               /* the controller accepted the pages */
+	uint8_t adaptive;               /* ADAPTIVE mode with hal->irq_mask: I/O rings carry
+					 * USTOR_NVME_QF_ADAPTIVE */
+	uint16_t adaptive_high;
+	uint16_t adaptive_low;
+	uint16_t rsvd_ctrl;
 
 	struct ustor_nvme_ns ns[USTOR_NVME_MAX_NAMESPACES];
 	uint32_t nns;                   /* namespaces exposed */

@@ -147,6 +147,10 @@ _Static_assert(offsetof(struct ustor_nvme_cqe, status) == 14, "status");
 #define USTOR_NVME_ADMIN_ABORT 0x08
 #define USTOR_NVME_ADMIN_SET_FEATURES 0x09
 #define USTOR_NVME_ADMIN_GET_FEATURES 0x0a
+#define USTOR_NVME_ADMIN_DBBUF_CONFIG 0x7c /* Doorbell Buffer Config: PRP1 shadow, PRP2 EventIdx */
+
+/* Identify Controller OACS bits uStor reads. */
+#define USTOR_NVME_OACS_DBBUF (1u << 8) /* Doorbell Buffer Config supported */
 
 #define USTOR_NVME_CMD_FLUSH 0x00
 #define USTOR_NVME_CMD_WRITE 0x01

@@ -35,6 +35,16 @@ struct ustor_sqcq {
 					     * rings' alignment, and the memory page
 					     * size of the owner's commands (PRPs) */
 
+	/* Shadow doorbells (USTOR_SQCQ_F_SHADOW; ustor_sqcq_shadow_attach):
+	 * this ring's dwords in the Doorbell Buffer Config pages (DMA,
+	 * little-endian). An EventIdx pointer left NULL means "always ring
+	 * the MMIO doorbell as well" (the admin queue). */
+	volatile uint32_t *sq_shadow;
+	volatile uint32_t *cq_shadow;
+	volatile uint32_t *sq_evt;
+	volatile uint32_t *cq_evt;
+	uint32_t db_skipped;                /* MMIO doorbell writes the EventIdx test saved */
+
 	/* Cold. */
 	ustor_bus_addr sq_bus;
 	ustor_bus_addr cq_bus;
@@ -53,7 +63,54 @@ struct ustor_sqcq {
  */
 #define USTOR_SQCQ_F_SYNC 0x01u  /* hal->dma_sync set: not DMA-coherent, rings need syncs */
 #define USTOR_SQCQ_F_LOCK 0x02u  /* hal->lock or unlock set: the owner locks around the ring */
+#define USTOR_SQCQ_F_SHADOW 0x04u /* shadow doorbells: write the shadow dword, ring the
+				   * MMIO doorbell only when the EventIdx test says so */
+#define USTOR_SQCQ_F_OWNER3 0x20u /* the ring's owner's own, like F_OWNER */
+#define USTOR_SQCQ_F_OWNER2 0x40u /* the ring's owner's own, like F_OWNER */
 #define USTOR_SQCQ_F_OWNER 0x80u /* the ring's owner's own (set, cleared, never read here) */
+
+/*
+ * Full memory barrier (store -> load ordering too), which the HAL does not
+ * offer (wmb orders stores, rmb loads). Shadow doorbells need one between
+ * writing the shadow value and reading the EventIdx: otherwise the load
+ * may pass the store and both sides miss the other's update. The
+ * compiler's sequentially consistent fence is inline on every supported
+ * target (x86: lock or / mfence, aarch64: dmb ish, riscv64: fence rw,rw);
+ * m68k has none and runs one CPU in order, so a nop that drains the
+ * 68040/060 pipeline stands in.
+ */
+static inline void ustor_sqcq_mb(void)
+{
+#if defined(__m68k__)
+	__asm__ __volatile__("nop" ::: "memory");
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/* Shadow doorbell EventIdx test (NVMe Base spec 5.8, the same wrap-safe
+ * comparison as virtio's vring_need_event): the device asked to be told
+ * once the index passes `evt`; the host moved it from `old` to `now`. */
+static inline int ustor_sqcq_need_event(uint16_t evt, uint16_t now, uint16_t old)
+{
+	return (uint16_t)(now - evt - 1u) < (uint16_t)(now - old);
+}
+
+/* Publish `val` through the shadow dword `shadow` (and its EventIdx `evt`,
+ * NULL = always) and write the MMIO doorbell `db` only if the device needs
+ * it. Out of line: only rings with USTOR_SQCQ_F_SHADOW come here. */
+void ustor_sqcq_shadow_db(struct ustor_sqcq *q, volatile uint32_t *shadow,
+			  volatile uint32_t *evt, volatile void *db, uint16_t val);
+
+/* Give the ring its shadow dwords (in the pages of Doorbell Buffer Config,
+ * laid out like the doorbells: SQ y at 2y, CQ y at 2y + 1, times 4 <<
+ * dstrd bytes) and store its current tail and head there; `evt` NULL
+ * makes every update ring the MMIO doorbell too. Sets F_SHADOW. */
+void ustor_sqcq_shadow_attach(struct ustor_sqcq *q, uint8_t *shadow_page, uint8_t *evt_page,
+			      uint32_t dstrd, int use_evt);
+
+/* Back to plain MMIO doorbells (F_SHADOW cleared, pointers dropped). */
+void ustor_sqcq_shadow_detach(struct ustor_sqcq *q);
 
 /*
  * Allocate both rings (aligned to `page_size`) and compute doorbell
@@ -152,6 +209,10 @@ static inline void ustor_sqcq_commit_flags(struct ustor_sqcq *q, uint32_t flags)
 	/* The device must see the SQ entry before it sees the new tail. */
 	hal->wmb(hal->ctx);
 	/* Only q is kept across the barrier's call; the rest is read again. */
+	if (flags & USTOR_SQCQ_F_SHADOW) {
+		ustor_sqcq_shadow_db(q, q->sq_shadow, q->sq_evt, q->sq_db, q->sq_rung);
+		return;
+	}
 	hal = q->hal;
 	hal->mmio_write32(hal->ctx, q->sq_db, q->sq_rung);
 }
@@ -168,8 +229,12 @@ static inline void ustor_sqcq_ring_sq(struct ustor_sqcq *q)
 		hal->dma_sync(hal->ctx, q->sq, q->sq_bytes, USTOR_DMA_TO_DEVICE);
 	/* The device must see the SQ entries before it sees the new tail. */
 	hal->wmb(hal->ctx);
-	hal->mmio_write32(hal->ctx, q->sq_db, tail);
 	q->sq_rung = tail;
+	if (q->flags & USTOR_SQCQ_F_SHADOW) {
+		ustor_sqcq_shadow_db(q, q->sq_shadow, q->sq_evt, q->sq_db, tail);
+		return;
+	}
+	hal->mmio_write32(hal->ctx, q->sq_db, tail);
 }
 
 /*
@@ -249,8 +314,24 @@ static inline void ustor_sqcq_ring_cq(struct ustor_sqcq *q, int force)
 	/* The common "not yet" first. */
 	if ((!force && q->cq_seen < q->cq_db_every) || q->cq_seen == 0)
 		return;
-	hal->mmio_write32(hal->ctx, q->cq_db, q->cq_head);
 	q->cq_seen = 0;
+	if (q->flags & USTOR_SQCQ_F_SHADOW) {
+		ustor_sqcq_shadow_db(q, q->cq_shadow, q->cq_evt, q->cq_db, q->cq_head);
+		return;
+	}
+	hal->mmio_write32(hal->ctx, q->cq_db, q->cq_head);
+}
+
+/* ustor_sqcq_ring_cq for a caller holding the ring's flags: with shadow
+ * doorbells the head goes to the shadow dword after every pass that
+ * consumed something (a memory store; the MMIO write only when the
+ * EventIdx asks), else as ustor_sqcq_ring_cq. A constant 0 compiles to
+ * ustor_sqcq_ring_cq. */
+static inline void ustor_sqcq_ring_cq_flags(struct ustor_sqcq *q, int force, uint32_t flags)
+{
+	if ((flags & USTOR_SQCQ_F_SHADOW) && q->cq_seen != 0)
+		force = 1;
+	ustor_sqcq_ring_cq(q, force);
 }
 
 #endif

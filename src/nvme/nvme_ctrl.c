@@ -247,10 +247,7 @@ static ustor_status ustor_nvme_io_queues_create(struct ustor_nvme_ctrl *ctrl)
 	/* Each I/O CQ needs its own vector after the admin queue's: a vector
 	 * beyond the MSI-X table fails queue creation (Invalid Interrupt
 	 * Vector), so ask for no more queues than there are vectors. */
-	ctrl->irq_on = ctrl->cfg.use_irq && (ctrl->cfg.irq_vectors == 0 || ctrl->cfg.irq_vectors >= 2);
-	if (ctrl->cfg.use_irq && !ctrl->irq_on)
-		USTOR_WARN(ctrl->hal, "nvme%u: %u interrupt vector(s): no room for I/O queues, polling",
-			   (unsigned)ctrl->cfg.index, ctrl->cfg.irq_vectors);
+	ustor_nvme_irq_setup(ctrl);
 	if (ctrl->irq_on && ctrl->cfg.irq_vectors != 0 && want > ctrl->cfg.irq_vectors - 1u)
 		want = (uint16_t)(ctrl->cfg.irq_vectors - 1u);
 	st = ustor_nvme_set_num_queues(ctrl, want, want, &nsq, &ncq);
@@ -283,7 +280,9 @@ static ustor_status ustor_nvme_io_queues_create(struct ustor_nvme_ctrl *ctrl)
 			(void)ustor_nvme_delete_io_queue(ctrl, USTOR_NVME_ADMIN_DELETE_CQ, q->ring.qid);
 			return st;
 		}
+		ustor_nvme_dbbuf_attach(ctrl, q);
 	}
+	ustor_nvme_irq_coalesce_setup(ctrl);
 	return USTOR_OK;
 }
 
@@ -293,6 +292,7 @@ static void ustor_nvme_free_all(struct ustor_nvme_ctrl *ctrl)
 	const struct ustor_hal *hal = ctrl->hal;
 	uint16_t i;
 
+	ustor_nvme_dbbuf_free(ctrl);
 	for (i = 0; i < USTOR_NVME_MAX_IO_QUEUES; i++)
 		ustor_nvme_queue_fini(ctrl, &ctrl->io[i]);
 	ctrl->nio = 0;
@@ -366,6 +366,11 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
 	USTOR_INFO(hal, "nvme%u: %s (serial %s, firmware %s), %u namespace ids, max transfer %u",
 		   (unsigned)ctrl->cfg.index, ctrl->info.model, ctrl->info.serial,
 		   ctrl->info.firmware, ctrl->info.nn, ctrl->max_transfer);
+	/* Shadow doorbells before the I/O queues, so each is attached as it is
+	 * created (a failure leaves MMIO doorbells). */
+	st = ustor_nvme_dbbuf_setup(ctrl);
+	if (st != USTOR_OK)
+		goto fail_disable;
 	st = ustor_nvme_io_queues_create(ctrl);
 	if (st != USTOR_OK)
 		goto fail_disable;

@@ -49,8 +49,26 @@
  */
 #define USTOR_NVME_QF_PENDING USTOR_SQCQ_F_OWNER
 
+/*
+ * The queue's adaptive-completion bit in q->ring.flags (ADAPTIVE mode with
+ * hal->irq_mask): submit and poll check the in-flight count against the
+ * thresholds (ustor_nvme_adaptive_update). Being a flag, it sends the queue
+ * down the general paths; plain queues pay nothing for it.
+ */
+#define USTOR_NVME_QF_ADAPTIVE USTOR_SQCQ_F_OWNER2
+
+/*
+ * Statistics are on for a device using this queue (set under the lock by a
+ * submission that saw bdev->sched.stats; cleared by a poll that finds the
+ * queue idle): polls take the general path, which calls
+ * ustor_stats_on_complete for each request it finishes.
+ */
+#define USTOR_NVME_QF_STATS USTOR_SQCQ_F_OWNER3
+
 /* Command id: slot index in bits 9:0, generation in bits 15:10. */
 #define USTOR_NVME_CID_SLOT_BITS 10
+/* One generation step as kept in the slot (already in bits 15:10). */
+#define USTOR_NVME_GEN_STEP (1u << USTOR_NVME_CID_SLOT_BITS)
 #define USTOR_NVME_CID_SLOT_MASK 0x3ffu
 
 /* Largest transfer used when MDTS says "unlimited" and no cap is set. */
@@ -88,7 +106,7 @@ static inline int ustor_nvme_slot_get(struct ustor_nvme_queue *q)
 	idx = q->free_ids[--q->nfree];
 	/* A new generation per use: a late or forged completion of an earlier
 	 * use of this slot no longer matches. */
-	q->slots[idx].gen = (uint8_t)((q->slots[idx].gen + 1u) & 0x3fu);
+	q->slots[idx].gen = (uint16_t)(q->slots[idx].gen + USTOR_NVME_GEN_STEP);
 	return (int)idx;
 }
 
@@ -105,7 +123,7 @@ static inline void ustor_nvme_slot_put(struct ustor_nvme_queue *q, unsigned idx)
 /* Command id for a slot's current generation. */
 static inline uint16_t ustor_nvme_cid(const struct ustor_nvme_queue *q, unsigned idx)
 {
-	return (uint16_t)(idx | ((unsigned)q->slots[idx].gen << USTOR_NVME_CID_SLOT_BITS));
+	return (uint16_t)(idx | q->slots[idx].gen);
 }
 
 /* The namespace behind one of its block devices: the device is the
@@ -152,9 +170,10 @@ ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sq
 ustor_status ustor_nvme_admin_page(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
 				   struct ustor_nvme_cpl *out);
 
-/* PRPs for [buf, buf+len) (nvme_prp.c). Uses the slot's PRP list area. */
+/* PRPs for [buf, buf+len) (nvme_prp.c). Uses the PRP list area of q's
+ * slot `idx` (q->prp_pool + idx * q->prp_area_bytes). */
 ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
-				  const struct ustor_nvme_slot *slot, const uint8_t *buf,
+				  const struct ustor_nvme_queue *q, unsigned idx, const uint8_t *buf,
 				  uint32_t len, struct ustor_nvme_sqe *sqe);
 /* PRP list bytes one slot needs for transfers up to max_transfer. */
 uint32_t ustor_nvme_prp_area_bytes(uint32_t max_transfer, uint32_t page_size);
@@ -176,6 +195,14 @@ static inline void ustor_nvme_done_add(struct ustor_nvme_done *d, struct ustor_b
 	else
 		d->head = req;
 	d->tail = req;
+}
+
+/* A request is finished (status final): statistics (its namespace's
+ * device), then onto `d` for its callback. Caller holds the queue lock. */
+static inline void ustor_nvme_finish(struct ustor_nvme_done *d, struct ustor_block_req *req)
+{
+	ustor_stats_on_complete(&((struct ustor_nvme_ns *)req->drv)->bdev, req);
+	ustor_nvme_done_add(d, req);
 }
 
 /* A block command (BLOCK or ONE slot) completed, other than a ONE that
@@ -201,6 +228,39 @@ ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl);
 void ustor_nvme_decode_id_ctrl(const struct ustor_nvme_id_ctrl *id, struct ustor_nvme_ctrl_info *out);
 ustor_status ustor_nvme_decode_id_ns(const struct ustor_nvme_id_ns *id, uint32_t nsid,
 				     struct ustor_nvme_ns_info *out);
+
+/* USTOR_REQ_F_MORE on the fast path: publish the entry without the
+ * doorbell; the pending flag sends the next submit and poll the general
+ * way, which ring it (so a caller who never kicks still completes). Out of
+ * line: batching is the uncommon case of the plain path. */
+void ustor_nvme_defer_db(struct ustor_nvme_queue *q);
+
+/* ADAPTIVE completions (nvme_irq.c): mask the queue's vector once its
+ * in-flight count reaches the high threshold, unmask it at the low one.
+ * Caller holds the queue lock (if any). */
+void ustor_nvme_adaptive_update(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Decide the completion mode and thresholds from cfg and the HAL; set
+ * Interrupt Coalescing if cfg asks (after the I/O queues exist). */
+void ustor_nvme_irq_setup(struct ustor_nvme_ctrl *ctrl);
+void ustor_nvme_irq_coalesce_setup(struct ustor_nvme_ctrl *ctrl);
+
+/*
+ * Shadow doorbells (nvme_dbbuf.c). Allocate (first time) and zero the
+ * shadow and EventIdx pages, issue Doorbell Buffer Config, and attach every
+ * existing queue's ring (admin included, which always rings MMIO as well).
+ * A no-op returning OK when cfg.shadow_doorbells is off or OACS bit 8 is
+ * clear; on any failure (including admin commands refused because
+ * ctrl->state is not READY) the controller keeps MMIO doorbells, and only
+ * USTOR_ERR_NO_MEMORY is returned. Init calls it
+ * before creating I/O queues; a controller reset must call it again after
+ * the admin queue is back (the setting does not survive a reset), before or
+ * after re-creating I/O queues.
+ */
+ustor_status ustor_nvme_dbbuf_setup(struct ustor_nvme_ctrl *ctrl);
+/* Attach one I/O queue created after ustor_nvme_dbbuf_setup. */
+void ustor_nvme_dbbuf_attach(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Detach every ring and free the pages (controller stopped or reset). */
+void ustor_nvme_dbbuf_free(struct ustor_nvme_ctrl *ctrl);
 
 /* Lock helpers: no-ops when the HAL has no lock (the ring's flags say
  * so in one byte: USTOR_SQCQ_F_LOCK). */

@@ -72,7 +72,7 @@ static inline ustor_status ustor_nvme_io_prp(const struct ustor_nvme_ctrl *ctrl,
 					     uint32_t len, struct ustor_nvme_sqe *sqe)
 {
 	if (!ustor_nvme_io_prp_short(ctrl->page_size, buf, len))
-		return ustor_nvme_prp_build(ctrl, s, buf, len, sqe);
+		return ustor_nvme_prp_build(ctrl, q, (unsigned)(s - q->slots), buf, len, sqe);
 	return ustor_nvme_io_prp_pair(ctrl->hal, q->ring.flags, ctrl->page_size, buf, len,
 				      &sqe->prp1, &sqe->prp2);
 }
@@ -214,7 +214,7 @@ void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
 				req->status = st;
 			req->left = 0;
 			if (req->in_flight == 0)
-				ustor_nvme_done_add(done, req);
+				ustor_nvme_finish(done, req);
 		}
 	}
 	ustor_sqcq_ring_sq(&q->ring);
@@ -269,7 +269,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 			/* Transient (DNR clear): send the same chunk again under
 			 * a fresh command id. The completed entry freed an SQ slot. */
 			s->retries_left--;
-			s->gen = (uint8_t)((s->gen + 1u) & 0x3fu);
+			s->gen = (uint16_t)(s->gen + USTOR_NVME_GEN_STEP);
 			if (ustor_nvme_io_build(ctrl, q, ns, req, idx, &sqe) == USTOR_OK &&
 			    ustor_sqcq_push(&q->ring, &sqe) == USTOR_OK) {
 				ustor_sqcq_ring_sq(&q->ring);
@@ -359,6 +359,10 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_block_
 		req->left = 0;
 	}
 	req->state = USTOR_REQ_STATE_ACTIVE;
+	if (bdev->sched.stats != NULL) {
+		q->ring.flags |= USTOR_NVME_QF_STATS; /* its completion is counted too */
+		ustor_stats_note_submit(bdev, req);
+	}
 	if (req->left != 0) {
 		if (q->waiting_tail != NULL)
 			q->waiting_tail->next_waiting = req;
@@ -367,10 +371,22 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_block_
 		q->waiting_tail = req;
 		q->ring.flags |= USTOR_NVME_QF_PENDING;
 	}
-	ustor_sqcq_ring_sq(&q->ring);
+	if (req->flags & USTOR_REQ_F_MORE) {
+		if (q->ring.sq_tail != q->ring.sq_rung)
+			q->ring.flags |= USTOR_NVME_QF_PENDING; /* kick or the next poll rings */
+	} else {
+		ustor_sqcq_ring_sq(&q->ring);
+	}
+	if (q->ring.flags & USTOR_NVME_QF_ADAPTIVE)
+		ustor_nvme_adaptive_update(ctrl, q);
 	ustor_nvme_unlock(hal, q);
 	return USTOR_OK;
 }
+
+/* Not ring flags: submit_one's `flags` bits for USTOR_REQ_F_MORE and for
+ * statistics being on (bdev->sched.stats). */
+#define USTOR_NVME_SUBMIT_MORE 0x100u
+#define USTOR_NVME_SUBMIT_STATS 0x200u
 
 /*
  * The fast path's command: a read or write that is one command whose data
@@ -387,7 +403,7 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_block_
  * save or a spill.
  */
 static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_queue *q,
-							      const struct ustor_nvme_ns *ns,
+							      struct ustor_nvme_ns *ns,
 							      struct ustor_block_req *req,
 							      uint32_t len, uint32_t end,
 							      uint32_t flags)
@@ -458,12 +474,22 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 	e->cdw14 = 0;
 	e->cdw15 = 0;
 	idx = ustor_nvme_slot_get(q);
-	/* USTOR_BLOCK_READ (1) and WRITE (2) map to NVMe READ (2) and WRITE (1). */
-	e->cdw0 = ustor_cpu_to_le32((3u - req->op) | ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16));
+	/* USTOR_BLOCK_READ (1) and WRITE (2) map to NVMe READ (2) and WRITE (1):
+	 * op ^ 3. */
+	e->cdw0 = ustor_cpu_to_le32(((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16) ^ 3u ^ req->op);
 	q->slots[idx].owner = req;
 	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
 	req->state = USTOR_REQ_STATE_ACTIVE;
-	ustor_sqcq_commit_flags(&q->ring, flags);
+	if (flags & USTOR_NVME_SUBMIT_STATS) {
+		q->ring.flags |= USTOR_NVME_QF_STATS; /* its completion is counted too */
+		ustor_stats_note_submit(&ns->bdev, req);
+	}
+	if (flags & USTOR_NVME_SUBMIT_MORE)
+		ustor_nvme_defer_db(q); /* the doorbell waits for the batch's end */
+	else
+		ustor_sqcq_commit_flags(&q->ring, flags);
+	if (flags & USTOR_NVME_QF_ADAPTIVE)
+		ustor_nvme_adaptive_update(ns->ctrl, q);
 	if (flags & USTOR_SQCQ_F_LOCK)
 		ustor_nvme_unlock(q->ring.hal, q);
 	return USTOR_OK;
@@ -471,8 +497,9 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 
 /* ustor_nvme_submit_one for a queue whose flags are not 0 (locks, cache
  * maintenance, or requests pending, which keep their order: a new request
- * queues behind them). Out of line, so that the common copy pays for none
- * of its registers. */
+ * queues behind them), a request with USTOR_REQ_F_MORE, or a device with
+ * statistics on. Out of line, so that the common copy pays for none of its
+ * registers. */
 static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_flags(struct ustor_block_device *bdev,
 							      struct ustor_nvme_queue *q,
 							      struct ustor_block_req *req,
@@ -480,12 +507,15 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_flags(struct ustor_block
 {
 	if (q->waiting != NULL)
 		return ustor_nvme_ns_submit_slow(bdev, req);
-	return ustor_nvme_submit_one(q, ustor_nvme_bdev_ns(bdev), req, len, end, q->ring.flags);
+	return ustor_nvme_submit_one(q, ustor_nvme_bdev_ns(bdev), req, len, end,
+				     q->ring.flags |
+					     ((req->flags & USTOR_REQ_F_MORE) ? USTOR_NVME_SUBMIT_MORE : 0u) |
+					     (bdev->sched.stats != NULL ? USTOR_NVME_SUBMIT_STATS : 0u));
 }
 
 _Static_assert(USTOR_BLOCK_READ == 1 && USTOR_BLOCK_WRITE == 2 && USTOR_NVME_CMD_READ == 2 &&
 		       USTOR_NVME_CMD_WRITE == 1,
-	       "ustor_nvme_submit_one maps op to opcode as 3 - op");
+	       "ustor_nvme_submit_one maps op to opcode as op ^ 3");
 
 /*
  * The namespaces' submit (ustor_block_submit validated op, buffer and
@@ -502,15 +532,21 @@ static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 	struct ustor_nvme_ns *ns = ustor_nvme_bdev_ns(bdev);
 	struct ustor_nvme_ctrl *ctrl = ns->ctrl;
 	struct ustor_nvme_queue *q = ustor_nvme_io_queue(ctrl, req->queue);
-	uint32_t len = req->nblocks << ns->info.lbads;
-	uint32_t page = q->ring.page_mask + 1u; /* the controller's page (ustor_sqcq_init) */
-	uint32_t end = ((uint32_t)(uintptr_t)req->buf & (page - 1u)) + len; /* from its page start */
+	uint32_t len = req->nblocks << ns->info.lbads; /* < 4 GiB: checked by the block layer */
+	/* From the start of the buffer's page (the controller's page:
+	 * ustor_sqcq_init). */
+	uint32_t end = ((uint32_t)(uintptr_t)req->buf & q->ring.page_mask) + len;
 
+	/* One command (nblocks, which also keeps end from wrapping) that two
+	 * PRP entries cover (end within ns->fast_end). */
 	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY || req->op > USTOR_BLOCK_WRITE ||
-			   req->nblocks > ns->max_chunk_blocks || end > 2u * page))
+			   req->nblocks > ns->max_chunk_blocks || end > ns->fast_end))
 		return ustor_nvme_ns_submit_slow(bdev, req);
 	req->drv = ns;
-	if (USTOR_UNLIKELY(q->ring.flags != 0))
+	/* USTOR_REQ_F_MORE (batching) and statistics take the general copy
+	 * too, so the plain one has neither decision to make. */
+	if (USTOR_UNLIKELY(q->ring.flags != 0 || (req->flags & USTOR_REQ_F_MORE) != 0 ||
+			   bdev->sched.stats != NULL))
 		return ustor_nvme_ns_submit_flags(bdev, q, req, len, end);
 	return ustor_nvme_submit_one(q, ns, req, len, end, 0);
 }
@@ -529,6 +565,10 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 		struct ustor_block_req **pp;
 		uint32_t j;
 
+		/* Per-CPU queues belong to other CPUs: only the request's own
+		 * queue (the one it was submitted to) may be looked at. */
+		if (ctrl->cfg.lockless_io_queues && q != ustor_nvme_io_queue(ctrl, req->queue))
+			continue;
 		ustor_nvme_lock(ctrl->hal, q);
 		/* Finished already (reaped by a synchronous admin/passthrough
 		 * wait) but not yet delivered: take it back, it did complete. */
@@ -580,19 +620,35 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 		  bdev->timeout_ms);
 	ustor_nvme_log_regs(ctrl, "I/O timeout");
 	st = ustor_nvme_ctrl_check(ctrl);
-	return (st == USTOR_ERR_FATAL || st == USTOR_ERR_DEVICE_GONE) ? st : USTOR_ERR_TIMEOUT;
+	st = (st == USTOR_ERR_FATAL || st == USTOR_ERR_DEVICE_GONE) ? st : USTOR_ERR_TIMEOUT;
+	/* The request ends here (no callback): statistics count it with the
+	 * reason, under the lock of the queue it was on. */
+	if (bdev->sched.stats != NULL && ctrl->nio != 0) {
+		struct ustor_nvme_queue *q = ustor_nvme_io_queue(ctrl, req->queue);
+
+		if (req->status == USTOR_OK)
+			req->status = st;
+		ustor_nvme_lock(ctrl->hal, q);
+		ustor_stats_on_complete(bdev, req);
+		ustor_nvme_unlock(ctrl->hal, q);
+	}
+	return st;
 }
 
-/* Collect `req` once (ACTIVE -> IDLE marks it as taken) with `status`. */
+/* Collect `req` once (ACTIVE -> IDLE marks it as taken) with `status`;
+ * `finished`: it was finished already (counted in statistics). */
 static void ustor_nvme_io_collect(struct ustor_nvme_done *d, struct ustor_block_req *req,
-				  ustor_status status)
+				  ustor_status status, int finished)
 {
 	if (req == NULL || req->state != USTOR_REQ_STATE_ACTIVE)
 		return;
 	req->state = USTOR_REQ_STATE_IDLE;
 	if (req->status == USTOR_OK)
 		req->status = status;
-	ustor_nvme_done_add(d, req);
+	if (finished)
+		ustor_nvme_done_add(d, req);
+	else
+		ustor_nvme_finish(d, req);
 }
 
 void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
@@ -617,7 +673,7 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 		q->waiting_tail = NULL;
 		while (req != NULL) {
 			struct ustor_block_req *next = req->next_waiting;
-			ustor_nvme_io_collect(&d, req, status);
+			ustor_nvme_io_collect(&d, req, status, 0);
 			req = next;
 		}
 		/* Completed but not yet delivered: they keep their own status. */
@@ -626,14 +682,14 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 		q->done_tail = NULL;
 		while (req != NULL) {
 			struct ustor_block_req *next = req->next_waiting;
-			ustor_nvme_io_collect(&d, req, USTOR_OK);
+			ustor_nvme_io_collect(&d, req, USTOR_OK, 1);
 			req = next;
 		}
 		for (j = 0; j + 1u < q->ring.depth; j++) {
 			struct ustor_nvme_slot *s = &q->slots[j];
 
 			if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_BLOCK)
-				ustor_nvme_io_collect(&d, (struct ustor_block_req *)s->owner, status);
+				ustor_nvme_io_collect(&d, (struct ustor_block_req *)s->owner, status, 0);
 			s->owner = NULL;
 		}
 		ustor_nvme_unlock(ctrl->hal, q);
@@ -652,8 +708,24 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 	}
 }
 
+/* The namespaces' kick: ring the SQ doorbell of the queue `queue` names if
+ * USTOR_REQ_F_MORE left entries unannounced. */
+static void ustor_nvme_ns_kick(struct ustor_block_device *bdev, uint16_t queue)
+{
+	struct ustor_nvme_ctrl *ctrl = ustor_nvme_bdev_ns(bdev)->ctrl;
+	struct ustor_nvme_queue *q;
+
+	if (ctrl->state != USTOR_NVME_STATE_READY)
+		return;
+	q = ustor_nvme_io_queue(ctrl, queue);
+	ustor_nvme_lock(ctrl->hal, q);
+	ustor_sqcq_ring_sq(&q->ring);
+	ustor_nvme_unlock(ctrl->hal, q);
+}
+
 const struct ustor_block_ops ustor_nvme_ns_ops = {
 	.submit = ustor_nvme_ns_submit,
 	.poll = ustor_nvme_ns_poll,
 	.cancel = ustor_nvme_ns_cancel,
+	.kick = ustor_nvme_ns_kick,
 };

@@ -39,6 +39,10 @@ static void ustor_nvme_ns_setup(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_
 	if (chunk > 0x10000u) /* NLB is a 16-bit zero-based count */
 		chunk = 0x10000u;
 	ns->max_chunk_blocks = chunk;
+	/* Two PRP entries and one command: both limits in one number. */
+	ns->fast_end = chunk << info->lbads; /* at most max_transfer */
+	if (ns->fast_end > 2u * ctrl->page_size)
+		ns->fast_end = 2u * ctrl->page_size;
 	b->max_blocks = chunk;
 
 	/* Formats with metadata carry extra bytes per block (inline or through

@@ -27,7 +27,7 @@ uint32_t ustor_nvme_prp_area_bytes(uint32_t max_transfer, uint32_t page_size)
 }
 
 ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
-				  const struct ustor_nvme_slot *slot, const uint8_t *buf,
+				  const struct ustor_nvme_queue *q, unsigned idx, const uint8_t *buf,
 				  uint32_t len, struct ustor_nvme_sqe *sqe)
 {
 	const struct ustor_hal *hal = ctrl->hal;
@@ -36,6 +36,7 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 	uint32_t first = page - (uint32_t)((uintptr_t)buf & mask);
 	uint32_t per_page = page >> 3;
 	ustor_bus_addr bus;
+	uint8_t *list0;
 	uint8_t *list;
 	ustor_bus_addr list_bus;
 	uint32_t pos;
@@ -64,10 +65,12 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 		sqe->prp2 = bus;
 		return USTOR_OK;
 	}
-	if (slot->prp_list == NULL)
+	if (q->prp_pool == NULL)
 		return USTOR_ERR_INVALID_ARG; /* larger than the queue was sized for */
-	list = slot->prp_list;
-	list_bus = slot->prp_bus;
+	/* The slot's own area: derived, not stored, to keep slots 32 bytes. */
+	list0 = q->prp_pool + (size_t)idx * q->prp_area_bytes;
+	list = list0;
+	list_bus = q->prp_pool_bus + (ustor_bus_addr)idx * q->prp_area_bytes;
 	sqe->prp2 = list_bus;
 	pos = 0;
 	while (len > 0) {
@@ -88,7 +91,7 @@ ustor_status ustor_nvme_prp_build(const struct ustor_nvme_ctrl *ctrl,
 		len -= n;
 	}
 	if (hal->dma_sync != NULL)
-		hal->dma_sync(hal->ctx, slot->prp_list, (size_t)(list - slot->prp_list) + (size_t)pos * 8u,
+		hal->dma_sync(hal->ctx, list0, (size_t)(list - list0) + (size_t)pos * 8u,
 			      USTOR_DMA_TO_DEVICE);
 	return USTOR_OK;
 }

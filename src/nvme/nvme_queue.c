@@ -47,15 +47,17 @@ ustor_status ustor_nvme_queue_init(struct ustor_nvme_ctrl *ctrl, struct ustor_nv
 			goto nomem;
 	}
 	for (i = 0; i < nslots; i++) {
-		struct ustor_nvme_slot *s = &q->slots[i];
-		if (q->prp_pool != NULL) {
-			s->prp_list = q->prp_pool + (size_t)i * q->prp_area_bytes;
-			s->prp_bus = q->prp_pool_bus + (ustor_bus_addr)i * q->prp_area_bytes;
-		}
 		/* Hand out low indices first. */
 		q->free_ids[i] = (uint16_t)(nslots - 1u - i);
 	}
 	q->nfree = (uint16_t)nslots;
+	if (io) {
+		/* Per-CPU queues: one CPU per I/O queue, no lock on its path. */
+		if (ctrl->cfg.lockless_io_queues)
+			q->ring.flags &= (uint8_t)~USTOR_SQCQ_F_LOCK;
+		if (ctrl->adaptive)
+			q->ring.flags |= USTOR_NVME_QF_ADAPTIVE;
+	}
 	return USTOR_OK;
 nomem:
 	ustor_nvme_queue_fini(ctrl, q);
@@ -74,6 +76,12 @@ void ustor_nvme_queue_fini(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 		hal->dma_free(hal->ctx, q->bookkeeping, q->bookkeeping_bytes);
 	ustor_sqcq_fini(&q->ring);
 	ustor_memset(q, 0, sizeof(*q));
+}
+
+void ustor_nvme_defer_db(struct ustor_nvme_queue *q)
+{
+	ustor_sqcq_advance(&q->ring);
+	q->ring.flags |= USTOR_NVME_QF_PENDING;
 }
 
 /* Everything but a ONE command that succeeded. The command id comes from
@@ -134,7 +142,7 @@ static USTOR_ALWAYS_INLINE int ustor_nvme_reap_one(struct ustor_nvme_queue *q,
 	USTOR_OPAQUE(idx);
 	/* idx < depth - 1: within the slots. */
 	if (USTOR_UNLIKELY(idx + 1u >= q->ring.depth || q->slots[idx].kind != USTOR_NVME_SLOT_ONE ||
-			   q->slots[idx].gen != (cid >> USTOR_NVME_CID_SLOT_BITS) ||
+			   q->slots[idx].gen != (cid & ~USTOR_NVME_CID_SLOT_MASK) ||
 			   USTOR_NVME_STATUS_FAILED(ustor_le16_to_cpu(e->status) >> 1)))
 		return 0;
 	*req = (struct ustor_block_req *)q->slots[idx].owner;
@@ -184,11 +192,14 @@ static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_reap(struct ustor_nvme_ctrl
 		if (!ustor_nvme_reap_one(q, e, &req))
 			req = ustor_nvme_reap_other(ctrl, q, e);
 		if (req != NULL) {
-			ustor_nvme_done_add(done, req);
+			if (flags & USTOR_NVME_QF_STATS)
+				ustor_nvme_finish(done, req);
+			else
+				ustor_nvme_done_add(done, req);
 			finished++;
 		}
 	}
-	ustor_sqcq_ring_cq(&q->ring, 0);
+	ustor_sqcq_ring_cq_flags(&q->ring, 0, flags);
 	/* flags == 0 says nothing waits (USTOR_NVME_QF_PENDING). */
 	if (flags != 0 && q->waiting != NULL)
 		ustor_nvme_io_issue_waiting(ctrl, q, done);
@@ -226,6 +237,9 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 	unsigned n;
 
 	ustor_nvme_lock(hal, q);
+	/* A doorbell USTOR_REQ_F_MORE deferred (the caller never kicked):
+	 * ring it now, or those commands would never start. */
+	ustor_sqcq_ring_sq(&q->ring);
 	/* The list stays local, not on q, until the callbacks have run. */
 	done.head = q->done_head;
 	done.tail = q->done_tail;
@@ -234,6 +248,12 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 	n = ustor_nvme_queue_reap(ctrl, q, &done, flags);
 	if (q->waiting == NULL)
 		q->ring.flags &= (uint8_t)~USTOR_NVME_QF_PENDING;
+	/* Idle: nothing counted at submission is left to count at completion;
+	 * the next submission sets it again while statistics are on. */
+	if (q->waiting == NULL && q->nfree + 1u == q->ring.depth)
+		q->ring.flags &= (uint8_t)~USTOR_NVME_QF_STATS;
+	if (flags & USTOR_NVME_QF_ADAPTIVE)
+		ustor_nvme_adaptive_update(ctrl, q);
 	ustor_nvme_unlock(hal, q);
 	/* Outside the lock: a callback may submit (and so lock) again. */
 	req = done.head;
@@ -344,7 +364,7 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 	/* Caller data goes by PRPs built in this slot's own list area, under
 	 * the lock, so the list stays the command's until it completes. */
 	st = data == NULL ? USTOR_OK
-			  : ustor_nvme_prp_build(ctrl, &q->slots[idx], (const uint8_t *)data, len, sqe);
+			  : ustor_nvme_prp_build(ctrl, q, (unsigned)idx, (const uint8_t *)data, len, sqe);
 	if (st != USTOR_OK) {
 		ustor_nvme_slot_put(q, (unsigned)idx);
 		ustor_nvme_unlock(hal, q);

@@ -66,3 +66,58 @@ void ustor_sqcq_fini(struct ustor_sqcq *q)
 	q->sq = NULL;
 	q->cq = NULL;
 }
+
+void ustor_sqcq_shadow_db(struct ustor_sqcq *q, volatile uint32_t *shadow,
+			  volatile uint32_t *evt, volatile void *db, uint16_t val)
+{
+	const struct ustor_hal *hal = q->hal;
+	uint16_t old = (uint16_t)ustor_le32_to_cpu(*shadow);
+	uint16_t e;
+
+	*shadow = ustor_cpu_to_le32(val);
+	if (q->flags & USTOR_SQCQ_F_SYNC)
+		hal->dma_sync(hal->ctx, (const void *)shadow, sizeof(*shadow), USTOR_DMA_TO_DEVICE);
+	if (evt == NULL) {
+		hal->wmb(hal->ctx); /* shadow value before the doorbell */
+		hal->mmio_write32(hal->ctx, db, val);
+		return;
+	}
+	/* Store the shadow value, then load the EventIdx: a store -> load
+	 * order that only a full barrier gives. Without it the device may
+	 * miss the new value while the host misses the new EventIdx. */
+	ustor_sqcq_mb();
+	if (q->flags & USTOR_SQCQ_F_SYNC)
+		hal->dma_sync(hal->ctx, (const void *)evt, sizeof(*evt), USTOR_DMA_FROM_DEVICE);
+	e = (uint16_t)ustor_le32_to_cpu(*evt);
+	if (!ustor_sqcq_need_event(e, val, old)) {
+		q->db_skipped++;
+		return;
+	}
+	hal->mmio_write32(hal->ctx, db, val);
+}
+
+void ustor_sqcq_shadow_attach(struct ustor_sqcq *q, uint8_t *shadow_page, uint8_t *evt_page,
+			      uint32_t dstrd, int use_evt)
+{
+	uintptr_t sq_off = (uintptr_t)(2u * q->qid) << (2 + dstrd);
+	uintptr_t cq_off = (uintptr_t)(2u * q->qid + 1u) << (2 + dstrd);
+
+	q->sq_shadow = (volatile uint32_t *)(void *)(shadow_page + sq_off);
+	q->cq_shadow = (volatile uint32_t *)(void *)(shadow_page + cq_off);
+	q->sq_evt = use_evt ? (volatile uint32_t *)(void *)(evt_page + sq_off) : NULL;
+	q->cq_evt = use_evt ? (volatile uint32_t *)(void *)(evt_page + cq_off) : NULL;
+	/* The device reads these instead of the last MMIO values: they must
+	 * say where the ring is now. */
+	*q->sq_shadow = ustor_cpu_to_le32(q->sq_rung);
+	*q->cq_shadow = ustor_cpu_to_le32((uint32_t)(q->cq_head - q->cq_seen + (q->cq_head < q->cq_seen ? q->depth : 0u)));
+	q->flags |= USTOR_SQCQ_F_SHADOW;
+}
+
+void ustor_sqcq_shadow_detach(struct ustor_sqcq *q)
+{
+	q->flags &= (uint8_t)~USTOR_SQCQ_F_SHADOW;
+	q->sq_shadow = NULL;
+	q->cq_shadow = NULL;
+	q->sq_evt = NULL;
+	q->cq_evt = NULL;
+}

@@ -154,6 +154,79 @@ static int cq_write(struct ustor_nvme_model *m, struct ustor_mdl_cq *cq,
 	return 1;
 }
 
+/* ---- Shadow doorbells (Doorbell Buffer Config, base spec 2.0 5.8) --- */
+
+/* Dword `idx` (doorbell index: SQ y = 2y, CQ y = 2y + 1) of a DBBUF page. */
+static uint8_t *dbbuf_dword(struct ustor_nvme_model *m, uint64_t page, uint32_t idx)
+{
+	return ustor_nvme_mdl_map(m, page + (uint64_t)idx * m->priv->stride, 4,
+				  "shadow doorbell / EventIdx page");
+}
+
+static void eventidx_put(struct ustor_nvme_model *m, uint32_t idx, uint32_t v)
+{
+	uint8_t *d;
+
+	if (m->dbbuf_stale_eventidx)
+		return;
+	d = dbbuf_dword(m, m->priv->eis_bus, idx);
+	if (d)
+		mdl_put32(d, v);
+}
+
+/* The CQ head the host published in the shadow page (I/O CQs only). */
+static void cq_shadow_head(struct ustor_nvme_model *m, uint16_t cqid)
+{
+	struct ustor_nvme_model_priv *p = m->priv;
+	struct ustor_mdl_cq *cq = &p->cq[cqid];
+	uint8_t *d;
+	uint32_t v, posted, consumed;
+
+	if (!p->dbbuf || cqid == 0 || !cq->exists)
+		return;
+	d = dbbuf_dword(m, p->dbs_bus, 2u * cqid + 1u);
+	if (!d)
+		return;
+	v = mdl_get32(d);
+	if (v == cq->head)
+		return;
+	if (v >= cq->size) {
+		ustor_nvme_mdl_violation(m, "CQ %u shadow head %u >= queue size %u", cqid, v,
+					 cq->size);
+		return;
+	}
+	posted = (cq->tail + cq->size - cq->head) % cq->size;
+	consumed = (v + cq->size - cq->head) % cq->size;
+	if (consumed > posted) {
+		ustor_nvme_mdl_violation(m, "CQ %u shadow head %u passes the tail %u", cqid, v,
+					 cq->tail);
+		return;
+	}
+	cq->head = v;
+	m->shadow_updates++;
+}
+
+uint16_t ustor_nvme_mdl_dbbuf_config(struct ustor_nvme_model *m, const struct ustor_mdl_cmd *c)
+{
+	struct ustor_nvme_model_priv *p = m->priv;
+	uint64_t mask = p->page_size - 1u;
+
+	if ((c->prp1 & mask) || (c->prp2 & mask) || !c->prp1 || !c->prp2 ||
+	    !ustor_nvme_mdl_map(m, c->prp1, p->page_size, "shadow doorbell page") ||
+	    !ustor_nvme_mdl_map(m, c->prp2, p->page_size, "EventIdx page"))
+		return MDL_SC_INVALID_FIELD;
+	p->dbbuf = 1;
+	p->dbs_bus = c->prp1;
+	p->eis_bus = c->prp2;
+	m->dbbuf_configs++;
+	/* Existing I/O queues: the device has seen up to here. */
+	for (uint16_t q = 1; q < p->nq; q++) {
+		if (p->sq[q].exists)
+			eventidx_put(m, 2u * q, p->sq[q].tail);
+	}
+	return MDL_SC_OK;
+}
+
 /* Post, or hold behind earlier held entries / while the CQ is full. */
 static int cq_post(struct ustor_nvme_model *m, const struct ustor_mdl_cqe *e)
 {
@@ -162,9 +235,13 @@ static int cq_post(struct ustor_nvme_model *m, const struct ustor_mdl_cqe *e)
 
 	if (!cq->exists)
 		return 0;
+	cq_shadow_head(m, e->cqid);
 	if (cq->nheld || cq_full(cq) || !(p->pci_cmd & MDL_PCI_CMD_BME)) {
 		if (vec_push(&p->held, e) == 0)
 			cq->nheld++;
+		/* Out of room: ask to be told when the head moves. */
+		if (p->dbbuf && e->cqid != 0)
+			eventidx_put(m, 2u * e->cqid + 1u, cq->head);
 		return 0;
 	}
 	return cq_write(m, cq, e);
@@ -333,6 +410,18 @@ static void sq_process(struct ustor_nvme_model *m, uint16_t sqid)
 	struct ustor_mdl_sq *sq = &p->sq[sqid];
 	struct ustor_mdl_cmd c;
 
+	if (p->dbbuf && sqid != 0 && sq->exists) {
+		uint8_t *d = dbbuf_dword(m, p->dbs_bus, 2u * sqid);
+		uint32_t v = d ? mdl_get32(d) : sq->tail;
+
+		if (v >= sq->size) {
+			ustor_nvme_mdl_violation(m, "SQ %u shadow tail %u >= queue size %u", sqid,
+						 v, sq->size);
+		} else if (v != sq->tail) {
+			sq->tail = v;
+			m->shadow_updates++;
+		}
+	}
 	while (sq->exists && sq->head != sq->tail && !p->cfs && !m->frozen) {
 		uint64_t bus = sq->base + (uint64_t)sq->head * MDL_SQE_SIZE;
 		uint8_t *q = ustor_nvme_mdl_map(m, bus, MDL_SQE_SIZE,
@@ -345,6 +434,27 @@ static void sq_process(struct ustor_nvme_model *m, uint16_t sqid)
 		cmd_decode(&c, q, sqid);
 		sq->head = sq->head + 1 == sq->size ? 0 : sq->head + 1;
 		run_command(m, &c);
+	}
+	/* Processed up to the tail: the next new tail needs a doorbell. */
+	if (p->dbbuf && sqid != 0 && sq->exists)
+		eventidx_put(m, 2u * sqid, sq->tail);
+}
+
+/* With shadow doorbells: look at every I/O queue's shadow values (a doorbell
+ * write, or process(), woke the controller up). */
+static void dbbuf_scan(struct ustor_nvme_model *m)
+{
+	struct ustor_nvme_model_priv *p = m->priv;
+
+	if (!p->dbbuf || !(p->pci_cmd & MDL_PCI_CMD_BME))
+		return;
+	for (uint16_t q = 1; q < p->nq && !p->cfs; q++) {
+		if (p->cq[q].exists && p->cq[q].nheld) {
+			cq_shadow_head(m, q);
+			cq_drain_held(m, q);
+		}
+		if (p->sq[q].exists)
+			sq_process(m, q);
 	}
 }
 
@@ -448,6 +558,7 @@ static void doorbell_write(struct ustor_nvme_model *m, uint32_t off,
 		cq_doorbell(m, qid, v);
 	else
 		sq_doorbell(m, qid, v);
+	dbbuf_scan(m);
 }
 
 /* ---- Controller enable, reset, shutdown (base spec 3.5, 7.6) ------- */
@@ -570,6 +681,7 @@ static void ctrl_reset(struct ustor_nvme_model *m)
 	p->shst_done = 0;
 	p->enable_ignored = 0;
 	p->intms = 0;
+	p->dbbuf = 0;
 	p->aqa_written = p->asq_written = p->acq_written = 0;
 	p->disable_pending = 1;
 	p->disabled_at = mdl_now(m);
@@ -819,6 +931,7 @@ void ustor_nvme_model_cfg_default(struct ustor_nvme_model_cfg *cfg)
 	cfg->vs = 0x00010400u;
 	cfg->mdts = 5;
 	cfg->oncs = 0x001c;
+	cfg->oacs = 0x0100;
 	cfg->vwc = 1;
 	cfg->cntlid = 1;
 	strcpy(cfg->sn, "USTOR-MODEL-0001");
@@ -1030,8 +1143,11 @@ unsigned ustor_nvme_model_process(struct ustor_nvme_model *m)
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	unsigned posted = 0;
-	size_t n = p->deferred.n;
+	size_t n;
 
+	if (!p->cfs && !m->frozen && p->rdy)
+		dbbuf_scan(m);
+	n = p->deferred.n;
 	if (!n || p->cfs || m->frozen)
 		return 0;
 	if (!(p->pci_cmd & MDL_PCI_CMD_BME)) {

@@ -42,6 +42,17 @@
  *     host violation and CSTS.CFS.
  *   - Abort completes with dw0 bit 0 set (not aborted). Asynchronous Event
  *     Requests are accepted (AERL 3) and never complete.
+ *   - Doorbell Buffer Config (7Ch, OACS bit 8): PRP1 shadow page, PRP2
+ *     EventIdx page, both page aligned and mapped (else Invalid Field). It
+ *     covers I/O queues only (the admin queue keeps MMIO doorbells, as
+ *     Linux assumes). From then on the model reads an I/O SQ's tail from
+ *     the shadow page whenever it processes that SQ (any doorbell write, or
+ *     process()); the shadow value wins over an MMIO one (the host writes
+ *     the shadow first), as in QEMU. It writes the SQ's EventIdx = the tail it processed up to,
+ *     reads a CQ's head from the shadow page before posting, and writes
+ *     the CQ's EventIdx = its head only while it holds completions for
+ *     lack of room (it wants to hear about space, nothing else). A value
+ *     beyond the queue is a host violation. A controller reset ends it.
  *   - The hosted HAL has one PCI handler: the model initialised last owns
  *     hal.pci_cfg_read32/write32 (other models: set cfg.pci_command).
  */
@@ -86,6 +97,7 @@ struct ustor_nvme_model_cfg {
 	/* Identify Controller */
 	uint8_t mdts;          /* 2^mdts pages of 2^(12+mpsmin); 0 unlimited */
 	uint16_t oncs;         /* default 0x001c: DSM, Write Zeroes, Save */
+	uint16_t oacs;         /* default 0x0100: Doorbell Buffer Config (7Ch) */
 	uint8_t vwc;           /* raw VWC byte; bit 0 cache present; 1 */
 	uint16_t cntlid;       /* default 1 */
 	char sn[21], mn[41], fr[9];
@@ -144,6 +156,10 @@ struct ustor_nvme_model {
 	struct ustor_nvme_model_inject inject[USTOR_NVME_MODEL_MAX_INJECT];
 	int garbage_identify;        /* [0] Identify data is random bytes */
 	uint32_t garbage_seed;       /* [0x12345678] */
+	/* [0] shadow doorbells: never write the EventIdx page (the host then
+	 * skips MMIO doorbells; commands wait until process() or any other
+	 * doorbell write makes the model look at the shadow page) */
+	int dbbuf_stale_eventidx;
 	uint8_t smart_critical_warning; /* [0] SMART byte 0 */
 	uint16_t smart_temperature;  /* [310] Kelvin, SMART bytes 2:1 */
 
@@ -162,6 +178,8 @@ struct ustor_nvme_model {
 	uint64_t shutdowns_with_io_queues; /* ... while I/O queues existed */
 	uint64_t host_read_cmds, host_write_cmds;
 	uint64_t data_bytes_read, data_bytes_written; /* no metadata */
+	uint64_t dbbuf_configs;       /* Doorbell Buffer Config commands accepted */
+	uint64_t shadow_updates;      /* new SQ tails / CQ heads seen only in the shadow page */
 
 	/* ---- Private -------------------------------------------------- */
 
@@ -201,7 +219,9 @@ uint32_t ustor_nvme_model_peek_reg(const struct ustor_nvme_model *m,
 				   uint32_t off);
 
 /* Deferred mode: post queued completions (reversed if `reorder`); returns
- * how many were written to host memory (the rest wait for CQ space). */
+ * how many were written to host memory (the rest wait for CQ space). With
+ * shadow doorbells on, first fetch what the shadow SQ tails announce (a
+ * controller's polling thread waking up). */
 unsigned ustor_nvme_model_process(struct ustor_nvme_model *m);
 
 /* Completions not yet in host memory (deferred or waiting for CQ space). */

@@ -77,7 +77,7 @@ static void identify_ctrl(struct ustor_nvme_model *m, uint8_t *d)
 	mdl_put16(d + 78, c->cntlid);
 	mdl_put32(d + 80, c->vs);         /* VER */
 	d[111] = 1;                       /* CNTRLTYPE: I/O controller */
-	mdl_put16(d + 256, 0);            /* OACS: none of the optional */
+	mdl_put16(d + 256, c->oacs);      /* OACS: bit 8 Doorbell Buffer Config */
 	d[258] = 3;                       /* ACL */
 	d[259] = MDL_AERL;
 	d[260] = 0x03;                    /* FRMW: 1 slot, slot 1 read-only */
@@ -569,6 +569,10 @@ uint16_t ustor_nvme_mdl_admin_exec(struct ustor_nvme_model *m,
 		m->priv->aer_held++;
 		c->hold = 1; /* completes only when an event happens */
 		return MDL_SC_OK;
+	case MDL_ADM_DBBUF:
+		if (!(m->cfg.oacs & 0x100u))
+			return MDL_SC_INVALID_OPCODE;
+		return ustor_nvme_mdl_dbbuf_config(m, c);
 	case MDL_ADM_VENDOR_ECHO:
 		c->dw0 = c->cdw[12];
 		c->dw1 = c->cdw[13];

@@ -96,6 +96,7 @@ static inline void mdl_put64(uint8_t *p, uint64_t v)
 #define MDL_ADM_SET_FEATURES 0x09
 #define MDL_ADM_GET_FEATURES 0x0a
 #define MDL_ADM_AER 0x0c
+#define MDL_ADM_DBBUF 0x7c
 #define MDL_ADM_VENDOR_ECHO 0xc0
 
 #define MDL_IO_FLUSH 0x00
@@ -228,6 +229,10 @@ struct ustor_nvme_model_priv {
 	uint64_t disabled_at;
 	uint32_t page_size; /* from CC.MPS at enable */
 
+	/* Doorbell Buffer Config */
+	int dbbuf;
+	uint64_t dbs_bus, eis_bus;
+
 	/* PCI */
 	uint16_t pci_cmd;
 	uint8_t pci_int_line;
@@ -282,6 +287,9 @@ struct ustor_mdl_ns *ustor_nvme_mdl_ns(struct ustor_nvme_model *m,
 
 /* Number of existing I/O queues (SQs plus CQs). */
 unsigned ustor_nvme_mdl_io_queue_count(const struct ustor_nvme_model *m);
+
+/* Doorbell Buffer Config (nvme_model.c): accept the two pages. */
+uint16_t ustor_nvme_mdl_dbbuf_config(struct ustor_nvme_model *m, const struct ustor_mdl_cmd *c);
 
 /* Forget completions held for a CQ that is being deleted. */
 void ustor_nvme_mdl_drop_held(struct ustor_nvme_model *m, uint16_t cqid);

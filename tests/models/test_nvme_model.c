@@ -922,6 +922,83 @@ static void test_smart_log(void)
 	teardown(&t, &aq, NULL);
 }
 
+/* Doorbell Buffer Config (7Ch): page checks, then an I/O queue driven
+ * through the shadow page alone: the model fetches what the shadow tail
+ * announces when it processes, writes EventIdx, and takes the CQ head from
+ * the shadow page; a shadow value beyond the queue is a violation. Without
+ * OACS bit 8 the command is an invalid opcode. */
+static void test_dbbuf(void)
+{
+	struct host t;
+	struct hq aq, io;
+	struct cqe e;
+	struct ustor_nvme_model_cfg cfg;
+	ustor_bus_addr dbs_bus, eis_bus;
+	uint8_t *dbs, *eis;
+	struct cmd c = { .opc = 0x7c };
+	struct cmd echo = { .opc = 0xc1 };
+
+	bringup(&t, &aq, &io, NULL);
+	dbs = dma(&t, 4096, &dbs_bus);
+	eis = dma(&t, 4096, &eis_bus);
+	memset(dbs, 0, 4096);
+	memset(eis, 0, 4096);
+	c.prp1 = dbs_bus + 8; /* not page aligned */
+	c.prp2 = eis_bus;
+	CHECK_EQ(exec(&t, &aq, &c, NULL), SC(0, 0x02));
+	c.prp1 = dbs_bus;
+	CHECK_EQ(exec(&t, &aq, &c, NULL), 0);
+	CHECK_EQ(t.m.dbbuf_configs, 1);
+
+	/* SQ 1's tail only in the shadow page (dword 2): nothing yet. */
+	sq_put(&io, &echo);
+	sq_put(&io, &echo);
+	put32(dbs + 2 * 4, io.sq_tail);
+	CHECK_EQ(t.m.io_cmds[0xc1], 0);
+	ustor_nvme_model_process(&t.m);
+	CHECK_EQ(t.m.io_cmds[0xc1], 2);
+	CHECK_EQ(get32(eis + 2 * 4), io.sq_tail); /* processed up to here */
+	CHECK(cq_take(&io, &e));
+	CHECK(cq_take(&io, &e));
+	CHECK_EQ(e.status, 0);
+	/* CQ 1 head through the shadow page (dword 3), then more commands:
+	 * the 4-entry CQ has room for them only if the model read it. */
+	put32(dbs + 3 * 4, io.cq_head);
+	sq_put(&io, &echo);
+	sq_put(&io, &echo);
+	sq_put(&io, &echo);
+	put32(dbs + 2 * 4, io.sq_tail); /* shadow first, then MMIO, as the spec */
+	sq_ring(&t, &io);               /* has it: an MMIO doorbell wakes it too */
+	CHECK_EQ(t.m.io_cmds[0xc1], 5);
+	CHECK(cq_take(&io, &e));
+	CHECK(cq_take(&io, &e));
+	CHECK(cq_take(&io, &e));
+	CHECK_EQ(ustor_nvme_model_pending(&t.m), 0);
+	CHECK(t.m.shadow_updates >= 2);
+	put32(dbs + 3 * 4, io.cq_head);
+	cq_ring(&t, &io);
+	CHECK(!strcmp(ustor_nvme_model_violations(&t.m), ""));
+
+	/* A shadow tail beyond the queue. */
+	put32(dbs + 2 * 4, 9);
+	ustor_nvme_model_process(&t.m);
+	CHECK(strstr(ustor_nvme_model_violations(&t.m), "shadow tail 9") != NULL);
+	ustor_nvme_model_clear_violations(&t.m);
+	put32(dbs + 2 * 4, io.sq_tail);
+	dma_free(&t, dbs, 4096);
+	dma_free(&t, eis, 4096);
+	/* Free the pages only after the controller stops using them. */
+	teardown(&t, &aq, &io);
+
+	ustor_nvme_model_cfg_default(&cfg);
+	cfg.oacs = 0;
+	bringup(&t, &aq, NULL, &cfg);
+	c.prp1 = 0x10000;
+	c.prp2 = 0x20000;
+	CHECK_EQ(exec(&t, &aq, &c, &e), SC(0, 0x01));
+	teardown(&t, &aq, NULL);
+}
+
 int main(void)
 {
 	test_hal();
@@ -935,6 +1012,7 @@ int main(void)
 	test_faults();
 	test_bringup_quirks();
 	test_smart_log();
+	test_dbbuf();
 	if (failures) {
 		fprintf(stderr, "test_nvme_model: %d check(s) failed\n",
 			failures);

@@ -6,6 +6,7 @@
 
 unsigned harness_failures;
 int harness_no_lock;
+int harness_shadow_db;
 const char *harness_current = "";
 static unsigned harness_tests;
 static unsigned harness_failed_tests;
@@ -21,8 +22,10 @@ void harness_run(const char *name, void (*fn)(void))
 	unsigned before = harness_failures;
 	static char label[160];
 
-	if (harness_no_lock) {
-		snprintf(label, sizeof(label), "%s (no HAL lock)", name);
+	if (harness_no_lock || harness_shadow_db) {
+		snprintf(label, sizeof(label), "%s (%s%s)", name, harness_no_lock ? "no HAL lock" : "",
+			 harness_shadow_db ? (harness_no_lock ? ", shadow doorbells" : "shadow doorbells")
+					   : "");
 		name = label;
 	}
 	harness_current = name;
@@ -72,6 +75,7 @@ void fx_setup(struct fixture *f)
 		f->h.hal.lock = NULL;
 		f->h.hal.unlock = NULL;
 	}
+	f->cfg.shadow_doorbells = (uint8_t)harness_shadow_db;
 	f->cfg.use_pci_cfg = 1;
 	f->cfg.pci_addr = f->mcfg.pci_addr;
 	f->ctrl = calloc(1, sizeof(*f->ctrl));

@@ -15,6 +15,8 @@ extern unsigned harness_failures;
 /* When set, fixtures use a HAL without lock/unlock (a single-CPU kernel),
  * which sends the driver down its lock-less fast paths. */
 extern int harness_no_lock;
+/* When set, fixtures ask for NVMe shadow doorbells (the model offers them). */
+extern int harness_shadow_db;
 extern const char *harness_current;
 
 void harness_fail(const char *file, int line, const char *what);

@@ -719,5 +719,10 @@ int main(void)
 	/* Again on a HAL without a lock: the single-CPU fast paths. */
 	harness_no_lock = 1;
 	run_all();
+	/* And with shadow doorbells (Doorbell Buffer Config), both ways. */
+	harness_shadow_db = 1;
+	run_all();
+	harness_no_lock = 0;
+	run_all();
 	return harness_done();
 }

@@ -173,8 +173,25 @@ static void test_init_nomem(void)
 	free(regs);
 }
 
+/* The shadow doorbell EventIdx test: ring when the move from old to now
+ * passes evt (evt in [old, now)), wrap-safe at 16 bits. */
+static void test_need_event(void)
+{
+	CHECK(ustor_sqcq_need_event(0, 1, 0));          /* device waits at 0: 0 -> 1 passes it */
+	CHECK(!ustor_sqcq_need_event(0, 2, 1));         /* already told past 0 */
+	CHECK(ustor_sqcq_need_event(5, 8, 3));          /* 3 -> 8 passes 5 */
+	CHECK(ustor_sqcq_need_event(7, 8, 3));          /* evt = now - 1: passes */
+	CHECK(!ustor_sqcq_need_event(8, 8, 3));         /* evt = now: not yet */
+	CHECK(!ustor_sqcq_need_event(2, 8, 3));         /* evt before old: told already */
+	CHECK(ustor_sqcq_need_event(0xffff, 2, 0xfffe)); /* across the wrap */
+	CHECK(ustor_sqcq_need_event(0, 2, 0xfffe));
+	CHECK(!ustor_sqcq_need_event(0xfffd, 2, 0xfffe));
+	CHECK(!ustor_sqcq_need_event(3, 3, 3));         /* no move, no doorbell */
+}
+
 int main(void)
 {
+	RUN(test_need_event);
 	RUN(test_push_ring_wrap);
 	RUN(test_cq_doorbell_batching);
 	RUN(test_init_nomem);
