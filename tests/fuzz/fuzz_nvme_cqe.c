@@ -2,15 +2,16 @@
 /*
  * Fuzz target: the NVMe device writes the I/O completion queue.
  *
- * A controller comes up against the NVMe model (tests/models) as usual.
- * From then on the model still fetches and executes every I/O command
- * (data really moves), but it posts no I/O completion (drop_completions
- * on SQ 1): the fuzz input does, by writing completion entries straight
- * into the driver's CQ memory - any command id, status, SQ head and phase,
- * in any order, duplicated or never - between submissions, polls, cancels,
- * kicks and clock jumps that the input also chooses.
+ * A controller comes up against the NVMe model (tests/models) with two
+ * I/O queue pairs. From then on the model still fetches and executes every
+ * I/O command (data really moves), but it posts no I/O completion
+ * (drop_completions, pointed at the SQ being rung): the fuzz input does,
+ * by writing completion entries straight into the driver's CQs - any
+ * command id, status, SQ head and phase, in any order, duplicated or never
+ * - between submissions on either queue, polls, cancels, kicks and clock
+ * jumps that the input also chooses.
  *
- * A spy on the SQ 1 tail doorbell reads each command the driver hands the
+ * A spy on the I/O SQ tail doorbells reads each command the driver hands the
  * device, so the harness knows what a real device would: which command ids
  * are outstanding and which blocks of which request each one covers.
  *
@@ -36,12 +37,27 @@
 #define NCQE_NREQ 8
 #define NCQE_REQ_BLOCKS 64u
 #define NCQE_MAX_LIVE 1024
+#define NCQE_NQ 2
 
 struct ncqe_cmd {
 	uint16_t cid;
 	uint8_t opc;
 	uint64_t slba;
 	uint32_t nlb;
+};
+
+/* The device's view of one I/O queue pair (SQ n and CQ n). */
+struct ncqe_dq {
+	uint16_t sq_seen;     /* next SQ entry the spy has not read */
+	uint16_t sq_head;     /* what the device reports as SQ head */
+	uint16_t cq_tail;
+	uint8_t cq_phase;
+	struct ncqe_cmd live[NCQE_MAX_LIVE];
+	unsigned nlive;
+	/* Success entries posted for an id with no command outstanding: the
+	 * driver cannot tell one from a real completion once it issues a
+	 * command with that id, so such a command counts as completed. */
+	uint8_t stale_ok[65536];
 };
 
 struct ncqe_req {
@@ -61,17 +77,8 @@ struct ncqe {
 	int stats_on;
 	struct ustor_test_hal_mmio *win;
 	void (*model_write32)(void *dev, uint32_t off, uint32_t val);
-	/* The device's view of SQ 1 and CQ 1. */
-	uint16_t sq_seen;     /* next SQ entry the spy has not read */
-	uint16_t sq_head;     /* what the device reports as SQ head */
-	uint16_t cq_tail;
-	uint8_t cq_phase;
-	struct ncqe_cmd live[NCQE_MAX_LIVE];
-	unsigned nlive;
-	/* Success entries posted for an id with no command outstanding: the
-	 * driver cannot tell one from a real completion once it issues a
-	 * command with that id, so such a command counts as completed. */
-	uint8_t stale_ok[65536];
+	struct ncqe_dq dq[NCQE_NQ];
+	unsigned nq;          /* I/O queues the driver created (1..NCQE_NQ) */
 	struct ncqe_req r[NCQE_NREQ];
 	uint32_t gen; /* write data generation */
 };
@@ -79,9 +86,9 @@ struct ncqe {
 /* One harness at a time (the spy is a plain callback without context). */
 static struct ncqe *ncqe_cur;
 
-static struct ustor_nvme_queue *ncqe_q(struct ncqe *x)
+static struct ustor_nvme_queue *ncqe_q(struct ncqe *x, unsigned qi)
 {
-	return &x->ctrl.io[0];
+	return &x->ctrl.io[qi];
 }
 
 /* Record a command the driver gave the device. */
@@ -99,7 +106,7 @@ static void ncqe_credit(struct ncqe *x, const struct ncqe_cmd *c)
 		x->r[idx].ok[b - idx * NCQE_REQ_BLOCKS] = 1;
 }
 
-static void ncqe_fetch(struct ncqe *x, const uint8_t *sqe)
+static void ncqe_fetch(struct ncqe *x, struct ncqe_dq *dq, const uint8_t *sqe)
 {
 	struct ncqe_cmd c;
 	unsigned i;
@@ -109,48 +116,58 @@ static void ncqe_fetch(struct ncqe *x, const uint8_t *sqe)
 	c.slba = (uint64_t)ustor_le32_to_cpu(*(const uint32_t *)(const void *)(sqe + 40)) |
 		 ((uint64_t)ustor_le32_to_cpu(*(const uint32_t *)(const void *)(sqe + 44)) << 32);
 	c.nlb = (ustor_le32_to_cpu(*(const uint32_t *)(const void *)(sqe + 48)) & 0xffffu) + 1u;
-	if (x->stale_ok[c.cid] != 0) {
+	if (dq->stale_ok[c.cid] != 0) {
 		/* A success entry with this id already waits in the CQ: the
 		 * driver will take it as this command's completion, so the
 		 * command is complete as far as the device is concerned. */
-		x->stale_ok[c.cid]--;
+		dq->stale_ok[c.cid]--;
 		ncqe_credit(x, &c);
-		for (i = 0; i < x->nlive; i++)
-			if (x->live[i].cid == c.cid)
-				x->live[i] = x->live[--x->nlive];
+		for (i = 0; i < dq->nlive; i++)
+			if (dq->live[i].cid == c.cid)
+				dq->live[i] = dq->live[--dq->nlive];
 		return;
 	}
-	for (i = 0; i < x->nlive; i++)
-		if (x->live[i].cid == c.cid) {
-			x->live[i] = c; /* the id is in use again: the old one is over */
+	for (i = 0; i < dq->nlive; i++)
+		if (dq->live[i].cid == c.cid) {
+			dq->live[i] = c; /* the id is in use again: the old one is over */
 			return;
 		}
-	if (x->nlive < NCQE_MAX_LIVE)
-		x->live[x->nlive++] = c;
+	if (dq->nlive < NCQE_MAX_LIVE)
+		dq->live[dq->nlive++] = c;
 }
 
-/* Spy on BAR0 writes: read new SQ 1 entries before the model fetches them. */
+/* Spy on BAR0 writes: read new SQ n entries before the model fetches them. */
 static void ncqe_write32(void *dev, uint32_t off, uint32_t val)
 {
 	struct ncqe *x = ncqe_cur;
-	struct ustor_nvme_queue *q = ncqe_q(x);
+	unsigned qi;
 
-	if (off == 0x14u && !(val & 1u)) {
-		/* CC.EN = 0: a controller reset drops every queue and every
-		 * command; re-created queues start empty. */
-		x->sq_seen = 0;
-		x->sq_head = 0;
-		x->cq_tail = 0;
-		x->cq_phase = 1;
-		x->nlive = 0;
-		memset(x->stale_ok, 0, sizeof(x->stale_ok));
-	}
-	if (off == 0x1008u && q->ring.sq != NULL && val < q->ring.depth) {
-		while (x->sq_seen != val) {
-			ncqe_fetch(x, q->ring.sq + (size_t)x->sq_seen * 64u);
-			x->sq_seen = (uint16_t)((x->sq_seen + 1u) % q->ring.depth);
+	/* The model completes into the CQ of the SQ being rung: drop those
+	 * (the input writes I/O completions), keep the admin queue's. */
+	if (off >= 0x1008u && off < 0x1000u + 8u * (NCQE_NQ + 1u) && (off & 7u) == 0)
+		x->m.drop_qid = (int)((off - 0x1000u) / 8u);
+	for (qi = 0; qi < NCQE_NQ; qi++) {
+		struct ncqe_dq *dq = &x->dq[qi];
+		struct ustor_nvme_queue *q = ncqe_q(x, qi);
+
+		if (off == 0x14u && !(val & 1u)) {
+			/* CC.EN = 0: a controller reset drops every queue and
+			 * every command; re-created queues start empty. */
+			dq->sq_seen = 0;
+			dq->sq_head = 0;
+			dq->cq_tail = 0;
+			dq->cq_phase = 1;
+			dq->nlive = 0;
+			memset(dq->stale_ok, 0, sizeof(dq->stale_ok));
 		}
-		x->sq_head = (uint16_t)val; /* the model fetches all of it now */
+		/* SQ y tail doorbell at 1000h + 2y * 4 (CAP.DSTRD 0) */
+		if (off == 0x1000u + 8u * (qi + 1u) && q->ring.sq != NULL && val < q->ring.depth) {
+			while (dq->sq_seen != val) {
+				ncqe_fetch(x, dq, q->ring.sq + (size_t)dq->sq_seen * 64u);
+				dq->sq_seen = (uint16_t)((dq->sq_seen + 1u) % q->ring.depth);
+			}
+			dq->sq_head = (uint16_t)val; /* the model fetches all of it now */
+		}
 	}
 	x->model_write32(dev, off, val);
 }
@@ -160,6 +177,11 @@ static void ncqe_done(struct ustor_block_req *req)
 	struct ncqe_req *r = req->user;
 	uint32_t i;
 
+	if (getenv("FUZZ_DEBUG") != NULL)
+		fprintf(stderr, "done: req %u queue %u op %u lba %llu n %u: %s\n",
+			(unsigned)(r - ncqe_cur->r), (unsigned)req->queue, (unsigned)req->op,
+			(unsigned long long)req->lba, (unsigned)req->nblocks,
+			ustor_status_name(req->status));
 	FUZZ_ASSERT(r->active);
 	FUZZ_ASSERT(r->done_calls == 0);
 	r->done_calls++;
@@ -177,41 +199,42 @@ static void ncqe_done(struct ustor_block_req *req)
 }
 
 /* Write one completion entry at the device's CQ tail. */
-static void ncqe_post(struct ncqe *x, uint16_t cid, uint16_t status, uint16_t sqhd, int flip,
-		      int stay)
+static void ncqe_post(struct ncqe *x, unsigned qi, uint16_t cid, uint16_t status, uint16_t sqhd,
+		      int flip, int stay)
 {
-	struct ustor_nvme_queue *q = ncqe_q(x);
+	struct ustor_nvme_queue *q = ncqe_q(x, qi);
+	struct ncqe_dq *dq = &x->dq[qi];
 	volatile struct ustor_nvme_cqe *e;
 	unsigned i;
 	int found = 0;
 
 	if (q->ring.cq == NULL || q->ring.depth == 0)
 		return;
-	if (x->cq_tail >= q->ring.depth)
-		x->cq_tail = 0;
-	e = &q->ring.cq[x->cq_tail];
+	if (dq->cq_tail >= q->ring.depth)
+		dq->cq_tail = 0;
+	e = &q->ring.cq[dq->cq_tail];
 	e->dw0 = 0;
 	e->dw1 = 0;
 	e->sqhd = ustor_cpu_to_le16(sqhd);
-	e->sqid = ustor_cpu_to_le16(1);
+	e->sqid = ustor_cpu_to_le16((uint16_t)(qi + 1u));
 	e->cid = ustor_cpu_to_le16(cid);
-	e->status = ustor_cpu_to_le16((uint16_t)((status & 0xfffeu) | ((x->cq_phase ^ (flip & 1)) & 1u)));
-	for (i = 0; i < x->nlive; i++) {
-		if (x->live[i].cid != cid)
+	e->status = ustor_cpu_to_le16((uint16_t)((status & 0xfffeu) | ((dq->cq_phase ^ (flip & 1)) & 1u)));
+	for (i = 0; i < dq->nlive; i++) {
+		if (dq->live[i].cid != cid)
 			continue;
 		found = 1;
 		/* Success is SCT 0, SC 0 (bits 11:1); CRD, M and DNR do not
 		 * change that. */
 		if ((status & 0x0ffeu) == 0)
-			ncqe_credit(x, &x->live[i]);
-		x->live[i] = x->live[--x->nlive];
+			ncqe_credit(x, &dq->live[i]);
+		dq->live[i] = dq->live[--dq->nlive];
 		break;
 	}
-	if (!found && (status & 0x0ffeu) == 0 && x->stale_ok[cid] < 255)
-		x->stale_ok[cid]++;
-	if (!stay && ++x->cq_tail == q->ring.depth) {
-		x->cq_tail = 0;
-		x->cq_phase ^= 1u;
+	if (!found && (status & 0x0ffeu) == 0 && dq->stale_ok[cid] < 255)
+		dq->stale_ok[cid]++;
+	if (!stay && ++dq->cq_tail == q->ring.depth) {
+		dq->cq_tail = 0;
+		dq->cq_phase ^= 1u;
 	}
 }
 
@@ -230,6 +253,7 @@ static void ncqe_submit(struct ncqe *x, struct fuzz_in *in, uint8_t op)
 	r->req.lba = (uint64_t)(r - x->r) * NCQE_REQ_BLOCKS;
 	r->req.nblocks = 1u + nb % NCQE_REQ_BLOCKS;
 	r->req.flags = (uint8_t)(fl & (USTOR_REQ_F_FUA | USTOR_REQ_F_MORE | USTOR_REQ_F_WAIT));
+	r->req.queue = (uint16_t)((fl >> 3) & 1u);
 	r->req.buf = r->buf;
 	if (op == USTOR_BLOCK_WRITE) { /* new data each time */
 		uint32_t i;
@@ -268,17 +292,21 @@ static void ncqe_cancel(struct ncqe *x, struct ncqe_req *r)
  * command, then polls. */
 static void ncqe_drain(struct ncqe *x)
 {
-	struct ustor_nvme_queue *q = ncqe_q(x);
-	unsigned round;
+	unsigned round, qi;
 
-	for (round = 0; round < 4 && x->nlive != 0; round++) {
-		x->cq_tail = q->ring.cq_head;
-		x->cq_phase = q->ring.cq_phase;
-		while (x->nlive != 0) {
-			ncqe_post(x, x->live[0].cid, 0, x->sq_head, 0, 0);
-			ustor_block_poll(x->bdev, 0);
+	for (qi = 0; qi < x->nq; qi++) {
+		struct ustor_nvme_queue *q = ncqe_q(x, qi);
+		struct ncqe_dq *dq = &x->dq[qi];
+
+		for (round = 0; round < 4 && dq->nlive != 0; round++) {
+			dq->cq_tail = q->ring.cq_head;
+			dq->cq_phase = q->ring.cq_phase;
+			while (dq->nlive != 0) {
+				ncqe_post(x, qi, dq->live[0].cid, 0, dq->sq_head, 0, 0);
+				ustor_block_poll(x->bdev, (uint16_t)qi);
+			}
+			ustor_block_poll(x->bdev, (uint16_t)qi);
 		}
-		ustor_block_poll(x->bdev, 0);
 	}
 }
 
@@ -306,6 +334,7 @@ static int ncqe_one(const uint8_t *data, size_t size)
 	ustor_nvme_config_default(&cfg);
 	cfg.use_pci_cfg = 1;
 	cfg.pci_addr = mcfg.pci_addr;
+	cfg.io_queues = NCQE_NQ;
 	cfg.io_queue_depth = depths[(setup >> 1) & 3u];
 	cfg.io_retries = (setup & 0x08u) ? 2 : 0;
 	cfg.max_transfer_bytes = (setup & 0x10u) ? 4096 : 0;
@@ -315,6 +344,8 @@ static int ncqe_one(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(st == USTOR_OK);
 	x->bdev = ustor_nvme_ns_bdev(&x->ctrl, 0);
 	FUZZ_ASSERT(x->bdev != NULL);
+	x->nq = x->ctrl.nio < NCQE_NQ ? x->ctrl.nio : NCQE_NQ;
+	FUZZ_ASSERT(x->nq >= 1);
 
 	if (setup & 0x40u) { /* statistics on: latencies of hostile completions */
 		FUZZ_ASSERT(ustor_block_stats_enable(x->bdev, x->stats, 2) == USTOR_OK);
@@ -324,8 +355,9 @@ static int ncqe_one(const uint8_t *data, size_t size)
 	x->model_write32 = x->win->write32;
 	x->win->write32 = ncqe_write32;
 	x->m.drop_completions = ~0u;
-	x->m.drop_qid = 1;
-	x->cq_phase = 1;
+	x->m.drop_qid = 1; /* the spy points it at the SQ being rung */
+	for (i = 0; i < NCQE_NQ; i++)
+		x->dq[i].cq_phase = 1;
 	for (i = 0; i < NCQE_NREQ; i++) {
 		x->r[i].buf = calloc(NCQE_REQ_BLOCKS, 512);
 		if (x->r[i].buf == NULL ||
@@ -349,12 +381,14 @@ static int ncqe_one(const uint8_t *data, size_t size)
 			uint8_t ssel = fuzz_u8(&in);
 			uint8_t hsel = fuzz_u8(&in);
 			uint8_t fl = fuzz_u8(&in);
-			uint16_t cid = sel < 0xc0 && x->nlive != 0 ? x->live[sel % x->nlive].cid
-								  : fuzz_u16(&in);
+			unsigned qi = ((fl >> 2) & 1u) % x->nq;
+			struct ncqe_dq *dq = &x->dq[qi];
+			uint16_t cid = sel < 0xc0 && dq->nlive != 0 ? dq->live[sel % dq->nlive].cid
+								   : fuzz_u16(&in);
 			uint16_t status = ssel < 0xa0 ? 0 : fuzz_u16(&in);
-			uint16_t sqhd = hsel < 0xe0 ? x->sq_head : fuzz_u16(&in);
+			uint16_t sqhd = hsel < 0xe0 ? dq->sq_head : fuzz_u16(&in);
 
-			ncqe_post(x, cid, status, sqhd, fl & 1, (fl >> 1) & 1);
+			ncqe_post(x, qi, cid, status, sqhd, fl & 1, (fl >> 1) & 1);
 			break;
 		}
 		case 4:
@@ -369,7 +403,7 @@ static int ncqe_one(const uint8_t *data, size_t size)
 			break;
 		case 8:
 			if (x->bdev->ops->kick != NULL)
-			x->bdev->ops->kick(x->bdev, 0);
+				x->bdev->ops->kick(x->bdev, (uint16_t)(op >> 7));
 			break;
 		default:
 			if (op & 0x80u) {
@@ -383,15 +417,17 @@ static int ncqe_one(const uint8_t *data, size_t size)
 						    bs.other_ops + bs.errors + bs.timeouts == 0);
 				}
 			} else { /* where the driver will look next */
-				x->cq_tail = ncqe_q(x)->ring.cq_head;
-				x->cq_phase = ncqe_q(x)->ring.cq_phase;
+				unsigned qi = ((op >> 4) & 1u) % x->nq;
+
+				x->dq[qi].cq_tail = ncqe_q(x, qi)->ring.cq_head;
+				x->dq[qi].cq_phase = ncqe_q(x, qi)->ring.cq_phase;
 			}
 			break;
 		}
 	}
 
-	if (x->bdev->ops->kick != NULL)
-			x->bdev->ops->kick(x->bdev, 0);
+	for (i = 0; i < x->nq && x->bdev->ops->kick != NULL; i++)
+		x->bdev->ops->kick(x->bdev, (uint16_t)i);
 	/* Either the device turns good and what is left is cancelled, or
 	 * (setup bit 7) shutdown must end every outstanding request itself. */
 	if (!(setup & 0x80u)) {
