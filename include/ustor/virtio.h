@@ -81,6 +81,10 @@ struct ustor_virtio_transport_ops {
 	ustor_status (*queue_enable)(struct ustor_virtio_dev *dev, struct ustor_virtq *vq);
 	/* Log the registers that explain a failure, with a reason. */
 	void (*log_regs)(struct ustor_virtio_dev *dev, const char *why);
+	/* PCI: ask for MSI-X vector `vector` for configuration changes and
+	 * return what the device kept (USTOR_VIRTIO_MSI_NO_VECTOR: refused).
+	 * NULL on transports without vectors. */
+	uint16_t (*config_vector)(struct ustor_virtio_dev *dev, uint16_t vector);
 };
 
 /* One virtio device as its transport sees it. */
@@ -114,54 +118,90 @@ struct ustor_virtio_dev {
 	uint64_t features;	  /* negotiated */
 };
 
-/* Per chain head, kept by the driver (never read back from the ring). */
+/* Per chain head (split: head descriptor; packed: buffer id), kept by the
+ * driver (never read back from the ring). */
 struct ustor_virtq_head {
 	uint32_t in_len; /* device-writable bytes the chain offered */
-	uint16_t ndesc;	 /* descriptors in the chain; 0: not a posted head */
-	uint16_t last;	 /* its last descriptor */
+	uint16_t ndesc;	 /* ring descriptors the chain holds; 0: not posted */
+	uint16_t last;	 /* split direct: its last descriptor */
+};
+
+/* How to set a queue up (ustor_virtq_init). */
+struct ustor_virtq_opts {
+	uint16_t size;	      /* entries, a power of two */
+	uint16_t ind_max;     /* descriptors per indirect table (0: no indirect) */
+	uint16_t msix_vector; /* PCI: MSI-X vector to ask for (USTOR_VIRTIO_MSI_NO_VECTOR: none) */
+	uint8_t packed;	      /* VIRTIO_F_RING_PACKED negotiated */
+	uint8_t event_idx;    /* VIRTIO_F_EVENT_IDX negotiated */
+	uint8_t no_interrupt; /* start with used-buffer interrupts suppressed */
+	uint8_t rsvd[3];
 };
 
 /*
- * One split virtqueue (VIRTIO 1.2 section 2.7). The ring memory is one DMA
- * allocation in the legacy layout (descriptors, available ring, used ring
- * at the next 4 KiB), usable by every transport. The descriptor links and
- * chain bookkeeping live in a private shadow, so nothing the device can
- * write is ever used as an index: a used element's id must name a head the
- * driver posted and its len must not exceed what that chain offered.
+ * One virtqueue, split (VIRTIO 1.2 section 2.7) or packed (2.8). The ring
+ * memory is one DMA allocation: split in the legacy layout (descriptors,
+ * available ring, used ring at the next 4 KiB), usable by every transport;
+ * packed as the descriptor ring, the driver event suppression area and the
+ * device's on a cache line of its own. The descriptor links and chain
+ * bookkeeping live in a private shadow, so nothing the device can write is
+ * ever used as an index: a used element's id must name a head (split) or
+ * buffer id (packed) the driver posted and its len must not exceed what
+ * that chain offered. With indirect descriptors every chain takes one ring
+ * descriptor pointing at the per-head table (ind + head * ind_stride).
  */
 struct ustor_virtq {
 	/* Hot fields. */
-	volatile struct ustor_virtq_desc *desc;
-	volatile uint16_t *avail_ring; /* size entries */
+	volatile struct ustor_virtq_desc *desc;	   /* split ring / packed ring (same memory) */
+	volatile struct ustor_pvirtq_desc *pdesc;
+	volatile uint16_t *avail_ring; /* split: size entries */
 	volatile uint16_t *avail_idx;
 	volatile struct ustor_virtq_used_elem *used_ring;
 	volatile uint16_t *used_idx;
-	uint16_t *next;			/* shadow of desc[].next; free list */
-	struct ustor_virtq_head *heads; /* shadow, per head */
+	volatile uint16_t *used_event;	/* split + EVENT_IDX: written by the driver */
+	volatile uint16_t *avail_event; /* split + EVENT_IDX: written by the device */
+	volatile struct ustor_pvirtq_event *drv_evt; /* packed: driver event suppression */
+	volatile struct ustor_pvirtq_event *dev_evt; /* packed: device event suppression */
+	uint16_t *next;			/* shadow: split desc[].next and free list;
+					 * packed: free buffer ids */
+	struct ustor_virtq_head *heads; /* shadow, per head / buffer id */
+	uint8_t *ind;			/* indirect tables (NULL: none) */
+	ustor_bus_addr ind_bus;
 	const struct ustor_hal *hal;
 	volatile void *notify_addr; /* where a notification is written */
 	uint32_t notify_val;	    /* the value written (queue index) */
 	uint16_t size;		    /* power of two */
 	uint16_t mask;		    /* size - 1 */
 	uint16_t free_head;
-	uint16_t num_free;
-	uint16_t avail_shadow;	  /* next avail idx value to publish */
-	uint16_t avail_published; /* last value written to avail->idx */
-	uint16_t last_used;	  /* next used idx to consume */
+	uint16_t num_free;	  /* free ring descriptors */
+	uint16_t avail_shadow;	  /* split: next avail idx to publish; packed: next ring position */
+	uint16_t avail_published; /* split: last value written to avail->idx */
+	uint16_t last_used;	  /* split: next used idx to consume; packed: next ring position */
+	uint16_t pending;	  /* packed: descriptors made available since the last notify */
+	uint16_t ind_max;	  /* descriptors per indirect table */
+	uint16_t ind_stride;	  /* bytes per indirect table */
 	uint8_t legacy;		  /* CPU order instead of little-endian */
 	uint8_t notify16;	  /* notification is a 16-bit write */
 	uint8_t sync;		  /* hal->dma_sync set */
-	uint8_t rsvd[3];
-	uint16_t index; /* queue index on the device */
+	uint8_t packed;		  /* packed ring */
+	uint8_t event_idx;	  /* EVENT_IDX negotiated */
+	uint8_t avail_wrap;	  /* packed: driver ring wrap counter */
+	uint8_t used_wrap;	  /* packed: used wrap counter */
+	uint8_t irq_on;		  /* used-buffer interrupts requested */
+	uint16_t index;		  /* queue index on the device */
+	uint16_t msix_vector;	  /* PCI: vector in use (USTOR_VIRTIO_MSI_NO_VECTOR: none) */
 
 	/* Cold. */
 	uint8_t *ring; /* the DMA allocation */
 	ustor_bus_addr ring_bus;
 	uint32_t ring_bytes;
-	uint32_t used_off; /* byte offset of the used ring */
-	void *shadow_mem;  /* next[] + heads[] allocation */
+	uint32_t avail_off; /* byte offset of the available ring / driver area */
+	uint32_t used_off;  /* byte offset of the used ring / device area */
+	void *shadow_mem;   /* next[] + heads[] allocation */
 	uint32_t shadow_bytes;
-	uint32_t bad_used; /* used elements refused */
+	uint32_t ind_bytes;
+	uint32_t bad_used;	 /* used elements refused */
+	uint32_t notifies;	 /* notifications written */
+	uint32_t notifies_saved; /* notifications the device said it did not need */
 };
 
 /* Result of taking one used element (ustor_virtq_get_used). */
@@ -229,15 +269,17 @@ void ustor_virtio_fail(struct ustor_virtio_dev *dev);
  * decoded from the device's byte order (little-endian; legacy: CPU). */
 uint64_t ustor_virtio_config_read(struct ustor_virtio_dev *dev, uint32_t off, uint32_t width);
 
-/* ---- Split virtqueue ----------------------------------------------------- */
+/* ---- Virtqueue ------------------------------------------------------------ */
 
 /*
- * Allocate queue `index` with `size` entries (a power of two) for `dev`
- * (its transport's byte order), fill the free list, and let the transport
- * program and enable it. `no_interrupt` sets VIRTQ_AVAIL_F_NO_INTERRUPT.
+ * Allocate queue `index` for `dev` as `opts` says (split or packed, with
+ * per-head indirect tables of opts->ind_max descriptors if non-zero, its
+ * transport's byte order), fill the free list, and let the transport
+ * program and enable it (PCI: with opts->msix_vector, read back into
+ * vq->msix_vector).
  */
 ustor_status ustor_virtq_init(struct ustor_virtq *vq, struct ustor_virtio_dev *dev, uint16_t index,
-			      uint16_t size, int no_interrupt);
+			      const struct ustor_virtq_opts *opts);
 
 /* Free the queue's memory. Only once the device was reset (or never saw
  * the queue): it may write the rings until then. Safe on a zeroed queue. */

@@ -15,9 +15,22 @@
  * the driver converts them to the protocol's 512-byte sectors. A request
  * larger than one descriptor chain allows (seg_max, size_max, the
  * configured cap) becomes several chains; discard and write-zeroes are
- * split at the device's sector limits. One queue (no VIRTIO_BLK_F_MQ), many
- * requests in flight on it. Completions are polled; interrupts are
- * optional (see use_irq and ustor_virtio_blk_check).
+ * split at the device's sector limits. One or more request queues
+ * (VIRTIO_BLK_F_MQ), split or packed rings, EVENT_IDX and indirect
+ * descriptors when offered and allowed (see the config), many requests in
+ * flight on each. Completions are polled; interrupts are optional (use_irq:
+ * on, or adaptive; MSI-X vectors per queue over PCI with cfg.msix), and
+ * polling keeps working when they never arrive.
+ *
+ * Batching: a request with USTOR_REQ_F_MORE is made available without a
+ * notification; the next request without it, ustor_block_kick or the next
+ * poll of that queue notifies (so nothing ever waits on a missed doorbell).
+ * Adaptive interrupts: while more than adaptive_depth chains are in flight
+ * on a queue, its interrupts are suppressed (the caller keeps polling at
+ * that load); with EVENT_IDX they are coalesced instead (used_event, or
+ * the packed driver event offset when every chain is one indirect
+ * descriptor, asks for one when the depth falls back to adaptive_depth),
+ * so no completion is ever left without an interrupt.
  *
  * Raw device detail of a failed request: req->error_lba is the first LBA of
  * the failing chain, and req->dev_status (block.h's raw device-status slot, used for
@@ -25,9 +38,12 @@
  * (USTOR_VIRTIO_BLK_S_*), or USTOR_VIRTIO_BLK_RAW_BAD_LEN when the device
  * claimed more bytes than the chain offered. req->nvme_status stays 0.
  *
- * Concurrency as for NVMe: one CPU at a time per device unless the HAL
- * supplies lock/unlock, which makes submit/poll/cancel safe to share;
- * init, shutdown and ustor_virtio_blk_check come from one CPU at a time.
+ * Concurrency as for NVMe: one CPU at a time per queue unless the HAL
+ * supplies lock/unlock, which makes submit/poll/cancel safe to share
+ * (shared mode); with cfg.per_cpu each queue belongs to one CPU (the
+ * kernel sends its requests there and polls it) and no lock is taken on
+ * I/O. init, shutdown and ustor_virtio_blk_check come from one CPU at a
+ * time.
  */
 #ifndef USTOR_VIRTIO_BLK_H
 #define USTOR_VIRTIO_BLK_H
@@ -44,7 +60,40 @@
  * length (status USTOR_ERR_BAD_DEVICE). */
 #define USTOR_VIRTIO_BLK_RAW_BAD_LEN 0x100u
 
-/* Runtime settings; start from ustor_virtio_blk_config_default. */
+/* Queues one driver object can hold (compile-time: bounds the size of
+ * struct ustor_virtio_blk). The config's num_queues and the device's
+ * num_queues (VIRTIO_BLK_F_MQ) may lower it. */
+#ifndef USTOR_VIRTIO_BLK_MAX_QUEUES
+#define USTOR_VIRTIO_BLK_MAX_QUEUES 8
+#endif
+#if USTOR_VIRTIO_BLK_MAX_QUEUES < 1 || USTOR_VIRTIO_BLK_MAX_QUEUES > 64
+#error "USTOR_VIRTIO_BLK_MAX_QUEUES must be within 1..64"
+#endif
+
+/* Completion modes (ustor_virtio_blk_config.use_irq). */
+#define USTOR_VIRTIO_BLK_IRQ_OFF 0	/* polling: used-buffer interrupts suppressed */
+#define USTOR_VIRTIO_BLK_IRQ_ON 1	/* an interrupt for every batch of completions */
+#define USTOR_VIRTIO_BLK_IRQ_ADAPTIVE 2 /* on at low load, suppressed at high (see below) */
+
+/*
+ * Runtime settings; start from ustor_virtio_blk_config_default.
+ *
+ * Ring features: each is used only when the device offers it AND its knob
+ * here allows it (a 0 switches it off):
+ *   event_idx  VIRTIO_F_EVENT_IDX: the device says when it wants the next
+ *              notification (avail_event / device event area) and the
+ *              driver when it wants the next interrupt (used_event / driver
+ *              event area), with the wrap-safe window test of 2.7.10;
+ *   indirect   VIRTIO_F_INDIRECT_DESC: every chain takes one ring slot
+ *              pointing at a per-head table of indirect_max descriptors in
+ *              DMA memory (so indirect_max - 2 data segments per chain);
+ *   packed     VIRTIO_F_RING_PACKED: the packed ring instead of the split
+ *              one (modern transports only);
+ *   num_queues VIRTIO_BLK_F_MQ: that many request queues (capped by the
+ *              device's num_queues and USTOR_VIRTIO_BLK_MAX_QUEUES); 1
+ *              leaves MQ off. req->queue picks one (out of range: 0).
+ * Over PCI, queues other than 0 need hal->mmio_read16/write16 (queue_select).
+ */
 struct ustor_virtio_blk_config {
 	uint32_t queue_size;	     /* entries to ask for [256]: rounded down to a power
 				      * of two, at most the device's and
@@ -58,11 +107,25 @@ struct ustor_virtio_blk_config {
 				      * untranslatable buffers] */
 	uint64_t disable_features;   /* feature bits never to accept (USTOR_VIRTIO_FBIT(n)),
 				      * e.g. to leave discard off */
-	uint32_t bar_bytes[6];			  /* PCI: size of each mapped BAR [0: unknown]; a
+	uint32_t bar_bytes[6];	     /* PCI: size of each mapped BAR [0: unknown]; a
 				      * capability pointing past its BAR is refused */
-	uint8_t index;				  /* device number, for names ("vblk<index>") */
-	uint8_t use_irq; /* 0: ask the device for no used-buffer interrupts */
-	uint8_t rsvd[2];
+	uint8_t index;		     /* device number, for names ("vblk<index>") */
+	uint8_t use_irq;	     /* USTOR_VIRTIO_BLK_IRQ_* [OFF] */
+	uint8_t event_idx;	     /* allow VIRTIO_F_EVENT_IDX [1] */
+	uint8_t indirect;	     /* allow VIRTIO_F_INDIRECT_DESC [1] */
+	uint8_t packed;		     /* allow VIRTIO_F_RING_PACKED [1] */
+	uint8_t per_cpu;	     /* each queue is used by one CPU only: no hal->lock
+				      * on I/O even if the HAL has one [0: shared,
+				      * locked when the HAL has lock/unlock] */
+	uint8_t msix;		     /* PCI: program MSI-X vectors: configuration changes
+				      * on msix_base, queue i on msix_base + 1 + i [0] */
+	uint8_t rsvd;
+	uint16_t num_queues;	     /* request queues wanted [1] */
+	uint16_t indirect_max;	     /* descriptors per indirect table, 3..1024 [34:
+				      * 128 KiB of 4 KiB pages + header + status] */
+	uint16_t msix_base;	     /* first MSI-X table entry used [0] */
+	uint16_t adaptive_depth;     /* IRQ_ADAPTIVE: chains in flight on a queue above
+				      * which interrupts are suppressed [4] */
 };
 
 /* Fill `cfg` with the defaults in brackets above. */
@@ -93,6 +156,12 @@ struct ustor_virtio_blk_info {
 	uint32_t max_write_zeroes_seg;
 	uint16_t queue_size; /* entries in use */
 	uint16_t queue_max;  /* the device's maximum */
+	uint16_t num_queues; /* device's num_queues (1 without F_MQ) */
+	uint16_t queues;     /* request queues in use */
+	uint8_t packed;	     /* packed ring in use */
+	uint8_t event_idx;   /* EVENT_IDX in use */
+	uint8_t indirect;    /* indirect descriptors in use */
+	uint8_t rsvd;
 };
 
 /* One chain in flight, indexed by its head descriptor (internal layout). */
@@ -122,8 +191,14 @@ struct ustor_virtio_blk_queue {
 	uint32_t bad_used;	     /* used elements with an unknown id */
 	uint32_t bad_len;	     /* used elements with an impossible len */
 	volatile uint32_t lock_word; /* for hal->lock */
-	uint8_t locked;		     /* the HAL has lock/unlock */
-	uint8_t rsvd[3];
+	uint8_t locked;		     /* shared queue and the HAL has lock/unlock */
+	uint8_t irq_mode;	     /* USTOR_VIRTIO_BLK_IRQ_* */
+	uint8_t irq_work;	     /* poll has interrupt bookkeeping to do (ON, ADAPTIVE) */
+	uint8_t ev_trail;	     /* OFF with split EVENT_IDX: keep used_event trailing */
+	uint16_t index;		     /* queue number (req->queue) */
+	uint16_t rsvd_q2;
+	uint32_t interrupts_armed;   /* times interrupts were switched on */
+	uint32_t interrupts_off;     /* times they were suppressed (adaptive) */
 };
 
 struct ustor_virtio_blk {
@@ -131,7 +206,9 @@ struct ustor_virtio_blk {
 	const struct ustor_hal *hal;
 	struct ustor_virtio_blk_config cfg;
 	struct ustor_virtio_dev dev;
-	struct ustor_virtio_blk_queue q;
+	struct ustor_virtio_blk_queue q[USTOR_VIRTIO_BLK_MAX_QUEUES];
+	uint16_t nq;		      /* queues in use */
+	uint16_t config_vector;	      /* PCI MSI-X: configuration vector (NO_VECTOR: none) */
 	struct ustor_virtio_blk_info info;
 	uint8_t state;	       /* internal lifecycle state */
 	uint8_t sector_shift;  /* log2(blk_size / 512) */
@@ -192,6 +269,16 @@ struct ustor_block_device *ustor_virtio_blk_bdev(struct ustor_virtio_blk *vb);
  * NOT_READY / SHUT_DOWN before init or after shutdown.
  */
 ustor_status ustor_virtio_blk_check(struct ustor_virtio_blk *vb);
+
+/* MSI-X table entry queue `queue` interrupts on (PCI with cfg.msix), or
+ * USTOR_VIRTIO_MSI_NO_VECTOR (none, refused by the device, no such queue,
+ * or not PCI): the kernel routes this entry to its handler for the queue,
+ * which calls ustor_block_poll(bdev, queue). */
+uint16_t ustor_virtio_blk_queue_vector(const struct ustor_virtio_blk *vb, uint16_t queue);
+
+/* MSI-X table entry of configuration changes (same rules); its handler
+ * calls ustor_virtio_blk_check. */
+uint16_t ustor_virtio_blk_config_vector(const struct ustor_virtio_blk *vb);
 
 /* Name of a virtio-blk status byte ("OK", "IOERR", "UNSUPP"; "invalid"). */
 const char *ustor_virtio_blk_status_name(uint8_t status);

@@ -59,6 +59,10 @@
 
 /* Available ring flags: the driver does not want used-buffer interrupts. */
 #define USTOR_VIRTQ_AVAIL_F_NO_INTERRUPT 1u
+/* Split ring with EVENT_IDX (2.7.7, 2.7.10): used_event follows the
+ * available ring's entries, avail_event the used ring's. */
+#define USTOR_VIRTQ_USED_EVENT_OFF(size) (4u + ((uint32_t)(size) << 1))
+#define USTOR_VIRTQ_AVAIL_EVENT_OFF(size) (4u + ((uint32_t)(size) << 3))
 /* Used ring flags: the device does not need notifications (a hint). */
 #define USTOR_VIRTQ_USED_F_NO_NOTIFY 1u
 
@@ -107,6 +111,43 @@ _Static_assert(offsetof(struct ustor_virtq_used_elem, len) == 4, "virtq used ele
 #define USTOR_VIRTQ_AVAIL_OFF(size) ((uint32_t)(size) << 4)
 #define USTOR_VIRTQ_AVAIL_BYTES(size) (6u + ((uint32_t)(size) << 1))
 #define USTOR_VIRTQ_USED_BYTES(size) (6u + ((uint32_t)(size) << 3))
+
+/* ---- Packed virtqueue (2.8) ----------------------------------------------- */
+
+/* Packed descriptor flags besides NEXT/WRITE/INDIRECT (2.8.1). */
+#define USTOR_PVIRTQ_DESC_F_AVAIL 0x0080u /* bit 7 */
+#define USTOR_PVIRTQ_DESC_F_USED 0x8000u  /* bit 15 */
+
+/* Event suppression flags (2.8.10). */
+#define USTOR_PVIRTQ_EVENT_F_ENABLE 0u  /* events on */
+#define USTOR_PVIRTQ_EVENT_F_DISABLE 1u /* events off */
+#define USTOR_PVIRTQ_EVENT_F_DESC 2u    /* at the descriptor off_wrap names (EVENT_IDX) */
+/* off_wrap: bits 0..14 a descriptor ring offset, bit 15 the wrap counter. */
+#define USTOR_PVIRTQ_EVENT_WRAP_SHIFT 15u
+
+/* Packed descriptor (2.8.13): the ring and indirect tables are arrays of
+ * these, 16-byte aligned. */
+struct ustor_pvirtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+_Static_assert(sizeof(struct ustor_pvirtq_desc) == 16, "packed desc is 16 bytes");
+_Static_assert(offsetof(struct ustor_pvirtq_desc, len) == 8, "packed desc len");
+_Static_assert(offsetof(struct ustor_pvirtq_desc, id) == 12, "packed desc id");
+_Static_assert(offsetof(struct ustor_pvirtq_desc, flags) == 14, "packed desc flags");
+
+/* Driver and device event suppression areas (2.8.14), 4-byte aligned. */
+struct ustor_pvirtq_event {
+	uint16_t off_wrap;
+	uint16_t flags;
+};
+_Static_assert(sizeof(struct ustor_pvirtq_event) == 4, "packed event area is 4 bytes");
+_Static_assert(offsetof(struct ustor_pvirtq_event, flags) == 2, "packed event flags");
+
+/* Largest packed queue size (2.8: 2^15). */
+#define USTOR_PVIRTQ_MAX_SIZE 32768u
 
 /* ---- Virtio over PCI (4.1) --------------------------------------------- */
 
@@ -204,6 +245,9 @@ struct ustor_virtio_pci_common_cfg {
 #define USTOR_VIRTIO_PCI_COMMON_Q_AVAILHI 0x2cu
 #define USTOR_VIRTIO_PCI_COMMON_Q_USEDLO 0x30u
 #define USTOR_VIRTIO_PCI_COMMON_Q_USEDHI 0x34u
+/* msix_config / queue_msix_vector: no vector (also the device's answer
+ * when it refuses one, 4.1.5.1.2). */
+#define USTOR_VIRTIO_MSI_NO_VECTOR 0xffffu
 /* The part uStor uses ends with queue_device (VIRTIO 1.0 layout). */
 #define USTOR_VIRTIO_PCI_COMMON_MIN_LEN 0x38u
 _Static_assert(sizeof(struct ustor_virtio_pci_common_cfg) == 0x3c, "common cfg is 0x3c bytes");
@@ -393,6 +437,7 @@ struct ustor_virtio_blk_config_space {
 #define USTOR_VIRTIO_BLK_CFG_MIN_IO 26u
 #define USTOR_VIRTIO_BLK_CFG_OPT_IO 28u
 #define USTOR_VIRTIO_BLK_CFG_WRITEBACK 32u
+#define USTOR_VIRTIO_BLK_CFG_NUM_QUEUES 34u
 #define USTOR_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36u
 #define USTOR_VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40u
 #define USTOR_VIRTIO_BLK_CFG_DISCARD_ALIGN 44u
@@ -424,6 +469,9 @@ _Static_assert(offsetof(struct ustor_virtio_blk_config_space, opt_io_size) ==
 _Static_assert(offsetof(struct ustor_virtio_blk_config_space, writeback) ==
 		       USTOR_VIRTIO_BLK_CFG_WRITEBACK,
 	       "writeback");
+_Static_assert(offsetof(struct ustor_virtio_blk_config_space, num_queues) ==
+		       USTOR_VIRTIO_BLK_CFG_NUM_QUEUES,
+	       "num_queues");
 _Static_assert(offsetof(struct ustor_virtio_blk_config_space, max_discard_sectors) ==
 		       USTOR_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS,
 	       "max_discard_sectors");

@@ -7,9 +7,10 @@
  */
 #include "virtio_internal.h"
 
-/* Features the driver uses (and so accepts when offered). GEOMETRY, MQ,
- * LIFETIME, SECURE_ERASE, ZONED, INDIRECT_DESC, EVENT_IDX are not used and
- * so never accepted. ACCESS_PLATFORM: every address the driver gives the
+/* Features the driver always uses (and so accepts when offered); MQ,
+ * EVENT_IDX, INDIRECT_DESC and RING_PACKED are added when the config allows
+ * them. GEOMETRY, LIFETIME, SECURE_ERASE, ZONED are not used and so never
+ * accepted. ACCESS_PLATFORM: every address the driver gives the
  * device comes from the HAL's bus translation, which is what the feature
  * asks for; ORDER_PLATFORM: the HAL's barriers are platform barriers. */
 #define USTOR_VBLK_WANTED                                     \
@@ -39,6 +40,28 @@ void ustor_virtio_blk_config_default(struct ustor_virtio_blk_config *cfg)
 	cfg->io_timeout_ms = 30000;
 	cfg->init_timeout_ms = 5000;
 	cfg->bounce_bytes = 64u * 1024u;
+	cfg->event_idx = 1;
+	cfg->indirect = 1;
+	cfg->packed = 1;
+	cfg->num_queues = 1;
+	cfg->indirect_max = 34;
+	cfg->adaptive_depth = 4;
+}
+
+/* Ring features the config allows. */
+static uint64_t ustor_vblk_wanted(const struct ustor_virtio_blk_config *cfg)
+{
+	uint64_t w = USTOR_VBLK_WANTED;
+
+	if (cfg->event_idx)
+		w |= USTOR_VIRTIO_FBIT(USTOR_VIRTIO_F_EVENT_IDX);
+	if (cfg->indirect)
+		w |= USTOR_VIRTIO_FBIT(USTOR_VIRTIO_F_INDIRECT_DESC);
+	if (cfg->packed)
+		w |= USTOR_VIRTIO_FBIT(USTOR_VIRTIO_F_RING_PACKED);
+	if (cfg->num_queues > 1)
+		w |= USTOR_VIRTIO_FBIT(USTOR_VIRTIO_BLK_F_MQ);
+	return w & ~cfg->disable_features;
 }
 
 const char *ustor_virtio_blk_status_name(uint8_t status)
@@ -124,6 +147,9 @@ static ustor_status ustor_vblk_read_config(struct ustor_virtio_blk *vb,
 					1u;
 		else
 			inf->writeback = 0;
+		inf->num_queues = ustor_vblk_has(vb, USTOR_VIRTIO_BLK_F_MQ) ?
+					  (uint16_t)ustor_vblk_rd(vb, USTOR_VIRTIO_BLK_CFG_NUM_QUEUES, 2) :
+					  1u;
 		if (ustor_vblk_has(vb, USTOR_VIRTIO_BLK_F_DISCARD)) {
 			inf->max_discard_sectors =
 				ustor_vblk_rd(vb, USTOR_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, 4);
@@ -227,7 +253,8 @@ static ustor_status ustor_vblk_limits(struct ustor_virtio_blk *vb)
 	vb->seg_shift = (uint8_t)ustor_vblk_log2(window);
 	/* Header and status take two descriptors of the ring; seg_max 0 is
 	 * read as 1, as Linux does. */
-	seg_lim = (uint32_t)vb->q.vq.size - 2u;
+	seg_lim = vb->q[0].vq.ind != NULL ? (uint32_t)vb->q[0].vq.ind_max - 2u :
+					    (uint32_t)vb->q[0].vq.size - 2u;
 	if (ustor_vblk_has(vb, USTOR_VIRTIO_BLK_F_SEG_MAX)) {
 		uint32_t sm = inf->seg_max != 0 ? inf->seg_max : 1u;
 		if (sm < seg_lim)
@@ -285,10 +312,9 @@ static ustor_status ustor_vblk_limits(struct ustor_virtio_blk *vb)
 	return USTOR_OK;
 }
 
-static void ustor_vblk_queue_free(struct ustor_virtio_blk *vb)
+static void ustor_vblk_queue_free(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_queue *q)
 {
 	const struct ustor_hal *hal = vb->hal;
-	struct ustor_virtio_blk_queue *q = &vb->q;
 
 	if (q->hdrs != NULL)
 		hal->dma_free(hal->ctx, q->hdrs, q->hdrs_bytes);
@@ -298,11 +324,20 @@ static void ustor_vblk_queue_free(struct ustor_virtio_blk *vb)
 	ustor_memset(q, 0, sizeof(*q));
 }
 
+void ustor_vblk_queues_free(struct ustor_virtio_blk *vb)
+{
+	uint32_t i;
+
+	for (i = 0; i < USTOR_VIRTIO_BLK_MAX_QUEUES; i++)
+		ustor_vblk_queue_free(vb, &vb->q[i]);
+	vb->nq = 0;
+}
+
 static void ustor_vblk_free_all(struct ustor_virtio_blk *vb)
 {
 	const struct ustor_hal *hal = vb->hal;
 
-	ustor_vblk_queue_free(vb);
+	ustor_vblk_queues_free(vb);
 	if (vb->bounce != NULL)
 		hal->dma_free(hal->ctx, vb->bounce, vb->bounce_bytes);
 	vb->bounce = NULL;
@@ -311,19 +346,23 @@ static void ustor_vblk_free_all(struct ustor_virtio_blk *vb)
 	vb->bdev.bounce_len = 0;
 }
 
-/* Queue 0: size, virtqueue, chain slots and header records. */
-static ustor_status ustor_vblk_queue_init(struct ustor_virtio_blk *vb)
+/* Queue `index`: size, virtqueue, chain slots and header records. */
+static ustor_status ustor_vblk_queue_init(struct ustor_virtio_blk *vb, uint16_t index)
 {
 	const struct ustor_hal *hal = vb->hal;
-	struct ustor_virtio_blk_queue *q = &vb->q;
-	uint32_t max = vb->dev.ops->queue_max(&vb->dev, 0);
+	struct ustor_virtio_blk_queue *q = &vb->q[index];
+	uint32_t max = vb->dev.ops->queue_max(&vb->dev, index);
 	uint32_t size = vb->cfg.queue_size;
+	struct ustor_virtq_opts o;
 	ustor_bus_addr ignored;
 	ustor_status st;
 
-	vb->info.queue_max = (uint16_t)(max > 0xffffu ? 0xffffu : max);
+	if (index == 0)
+		vb->info.queue_max = (uint16_t)(max > 0xffffu ? 0xffffu : max);
 	if (max == 0) {
-		ustor_virtio_log_status(&vb->dev, "request queue 0 does not exist (or is in use)");
+		if (index == 0)
+			ustor_virtio_log_status(&vb->dev,
+						"request queue 0 does not exist (or is in use)");
 		return USTOR_ERR_BAD_DEVICE;
 	}
 	if (size > max)
@@ -333,14 +372,26 @@ static ustor_status ustor_vblk_queue_init(struct ustor_virtio_blk *vb)
 	size = size == 0 ? 0 : 1u << ustor_vblk_log2(size); /* a power of two (2.7) */
 	if (size < 4u && max >= 4u)
 		size = 4u; /* a request needs up to 3 descriptors; ask for room for one */
-	if (size < 4u) {
-		USTOR_ERR(hal, "%s: queue of %u entries (device maximum %u) cannot hold a request",
-			  vb->bdev.name, size, max);
+	if (size < 4u || (index != 0 && size != vb->info.queue_size)) {
+		USTOR_ERR(hal, "%s: queue %u of %u entries (device maximum %u) cannot hold a request",
+			  vb->bdev.name, (unsigned)index, size, max);
 		return USTOR_ERR_UNSUPPORTED;
 	}
-	st = ustor_virtq_init(&q->vq, &vb->dev, 0, (uint16_t)size, !vb->cfg.use_irq);
+	ustor_memset(&o, 0, sizeof(o));
+	o.size = (uint16_t)size;
+	o.packed = (uint8_t)ustor_vblk_has(vb, USTOR_VIRTIO_F_RING_PACKED);
+	o.event_idx = (uint8_t)ustor_vblk_has(vb, USTOR_VIRTIO_F_EVENT_IDX);
+	o.ind_max = ustor_vblk_has(vb, USTOR_VIRTIO_F_INDIRECT_DESC) ? vb->cfg.indirect_max : 0;
+	o.no_interrupt = vb->cfg.use_irq == USTOR_VIRTIO_BLK_IRQ_OFF;
+	o.msix_vector = vb->cfg.msix ? (uint16_t)(vb->cfg.msix_base + 1u + index) :
+				       USTOR_VIRTIO_MSI_NO_VECTOR;
+	st = ustor_virtq_init(&q->vq, &vb->dev, index, &o);
 	if (st != USTOR_OK)
 		return st;
+	q->index = index;
+	q->irq_mode = vb->cfg.use_irq;
+	q->irq_work = q->irq_mode != USTOR_VIRTIO_BLK_IRQ_OFF;
+	q->ev_trail = !q->irq_work && o.event_idx && !o.packed;
 	q->slots_bytes = size * (uint32_t)sizeof(struct ustor_virtio_blk_slot);
 	q->slots = (struct ustor_virtio_blk_slot *)hal->dma_alloc(hal->ctx, q->slots_bytes, 16,
 								  &ignored);
@@ -349,8 +400,55 @@ static ustor_status ustor_vblk_queue_init(struct ustor_virtio_blk *vb)
 					    &q->hdrs_bus);
 	if (q->slots == NULL || q->hdrs == NULL)
 		return USTOR_ERR_NO_MEMORY;
-	q->locked = hal->lock != NULL && hal->unlock != NULL;
-	vb->info.queue_size = (uint16_t)size;
+	q->locked = hal->lock != NULL && hal->unlock != NULL && !vb->cfg.per_cpu;
+	if (index == 0)
+		vb->info.queue_size = (uint16_t)size;
+	return USTOR_OK;
+}
+
+ustor_status ustor_vblk_queues_init(struct ustor_virtio_blk *vb)
+{
+	const struct ustor_hal *hal = vb->hal;
+	uint32_t want = vb->cfg.num_queues == 0 ? 1u : vb->cfg.num_queues;
+	uint32_t i;
+	ustor_status st;
+
+	/* num_queues is validated: 1..the device's, capped by the build. */
+	if (want > vb->info.num_queues)
+		want = vb->info.num_queues;
+	if (want > USTOR_VIRTIO_BLK_MAX_QUEUES)
+		want = USTOR_VIRTIO_BLK_MAX_QUEUES;
+	if (want == 0) {
+		USTOR_ERR(hal, "%s: device reports num_queues 0", vb->bdev.name);
+		return USTOR_ERR_BAD_DEVICE;
+	}
+	if (vb->dev.ops->config_vector != NULL) {
+		vb->config_vector = vb->dev.ops->config_vector(
+			&vb->dev, vb->cfg.msix ? vb->cfg.msix_base : USTOR_VIRTIO_MSI_NO_VECTOR);
+		if (vb->cfg.msix && vb->config_vector != vb->cfg.msix_base)
+			USTOR_WARN(hal, "%s: MSI-X configuration vector %u refused",
+				   vb->bdev.name, (unsigned)vb->cfg.msix_base);
+	} else {
+		vb->config_vector = USTOR_VIRTIO_MSI_NO_VECTOR;
+	}
+	for (i = 0; i < want; i++) {
+		st = ustor_vblk_queue_init(vb, (uint16_t)i);
+		if (st != USTOR_OK) {
+			if (i == 0)
+				return st;
+			/* A further queue the transport cannot set up (e.g. no
+			 * 16-bit queue_select): run with those that work. */
+			USTOR_WARN(hal, "%s: queue %u unavailable (%s): using %u queue(s)",
+				   vb->bdev.name, i, ustor_status_name(st), i);
+			ustor_vblk_queue_free(vb, &vb->q[i]);
+			if (st == USTOR_ERR_NO_MEMORY)
+				return st;
+			break;
+		}
+		vb->nq = (uint16_t)(i + 1u);
+	}
+	vb->bdev.nqueues = vb->nq;
+	vb->info.queues = vb->nq;
 	return USTOR_OK;
 }
 
@@ -359,7 +457,7 @@ static ustor_status ustor_vblk_queue_init(struct ustor_virtio_blk *vb)
 static ustor_status ustor_vblk_get_id(struct ustor_virtio_blk *vb)
 {
 	const struct ustor_hal *hal = vb->hal;
-	struct ustor_virtio_blk_queue *q = &vb->q;
+	struct ustor_virtio_blk_queue *q = &vb->q[0];
 	struct ustor_virtio_blk_slot *s;
 	struct ustor_virtq_chain c;
 	uint8_t *rec;
@@ -386,6 +484,9 @@ static ustor_status ustor_vblk_get_id(struct ustor_virtio_blk *vb)
 			sizeof(struct ustor_virtio_blk_req_hdr), 0);
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_ID, USTOR_VIRTIO_BLK_ID_BYTES, 1);
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_STATUS, 1, 1);
+	if (hal->dma_sync != NULL && c.tbl != NULL)
+		hal->dma_sync(hal->ctx, (const void *)(uintptr_t)c.tbl, (size_t)c.ndesc << 4,
+			      USTOR_DMA_TO_DEVICE);
 	s = &q->slots[head];
 	s->owner = NULL;
 	s->kind = USTOR_VBLK_SLOT_INTERNAL;
@@ -431,7 +532,7 @@ static ustor_status ustor_vblk_bringup(struct ustor_virtio_blk *vb)
 {
 	const struct ustor_hal *hal = vb->hal;
 	struct ustor_virtio_dev *dev = &vb->dev;
-	uint64_t wanted = USTOR_VBLK_WANTED & ~vb->cfg.disable_features;
+	uint64_t wanted = ustor_vblk_wanted(&vb->cfg);
 	ustor_status st;
 
 	st = ustor_virtio_negotiate(dev, wanted, vb->cfg.init_timeout_ms);
@@ -442,10 +543,14 @@ static ustor_status ustor_vblk_bringup(struct ustor_virtio_blk *vb)
 	vb->info.transport = dev->transport;
 	vb->info.read_only = (uint8_t)ustor_vblk_has(vb, USTOR_VIRTIO_BLK_F_RO);
 	vb->flush = (uint8_t)ustor_vblk_has(vb, USTOR_VIRTIO_BLK_F_FLUSH);
-	st = ustor_vblk_queue_init(vb);
+	vb->info.packed = (uint8_t)ustor_vblk_has(vb, USTOR_VIRTIO_F_RING_PACKED);
+	vb->info.event_idx = (uint8_t)ustor_vblk_has(vb, USTOR_VIRTIO_F_EVENT_IDX);
+	vb->info.indirect = (uint8_t)ustor_vblk_has(vb, USTOR_VIRTIO_F_INDIRECT_DESC);
+	/* The configuration first: num_queues says how many queues exist. */
+	st = ustor_vblk_read_config(vb, &vb->info);
 	if (st != USTOR_OK)
 		goto fail;
-	st = ustor_vblk_read_config(vb, &vb->info);
+	st = ustor_vblk_queues_init(vb);
 	if (st != USTOR_OK)
 		goto fail;
 	st = ustor_vblk_limits(vb);
@@ -474,8 +579,11 @@ static ustor_status ustor_vblk_bringup(struct ustor_virtio_blk *vb)
 		   dev->legacy					? "mmio v1 (legacy)" :
 								  "mmio v2",
 		   (unsigned long long)vb->bdev.nblocks, vb->bdev.block_size, vb->bdev.serial);
-	USTOR_INFO(hal, "%s: queue %u of %u, %u segments x %u per chain%s%s%s%s%s", vb->bdev.name,
-		   (unsigned)vb->info.queue_size, (unsigned)vb->info.queue_max, vb->seg_lim,
+	USTOR_INFO(hal, "%s: %u %s queue(s) of %u (max %u)%s%s, %u segments x %u per chain%s%s%s%s%s",
+		   vb->bdev.name, (unsigned)vb->nq, vb->info.packed ? "packed" : "split",
+		   (unsigned)vb->info.queue_size, (unsigned)vb->info.queue_max,
+		   vb->info.event_idx ? ", event-idx" : "", vb->info.indirect ? ", indirect" : "",
+		   vb->seg_lim,
 		   1u << vb->seg_shift, vb->info.read_only ? ", read-only" : "",
 		   vb->info.writeback ? ", write cache" : "", vb->flush ? ", flush" : "",
 		   (vb->bdev.flags & USTOR_BDEV_F_DISCARD) ? ", discard" : "",
@@ -488,7 +596,7 @@ fail:
 		ustor_virtio_fail(dev);
 	/* The device may hold the rings: it must be reset before they are
 	 * freed. */
-	if (vb->q.vq.ring != NULL && ustor_virtio_reset(dev, vb->cfg.init_timeout_ms) != USTOR_OK) {
+	if (vb->q[0].vq.ring != NULL && ustor_virtio_reset(dev, vb->cfg.init_timeout_ms) != USTOR_OK) {
 		USTOR_ERR(hal, "%s: device did not reset; its DMA memory is not freed",
 			  vb->bdev.name);
 		return st;
@@ -513,7 +621,9 @@ static ustor_status ustor_vblk_prepare(struct ustor_virtio_blk *vb, const struct
 	ustor_memset(vb, 0, sizeof(*vb));
 	vb->hal = hal;
 	vb->cfg = *cfg;
-	if (cfg->io_timeout_ms == 0 || cfg->init_timeout_ms == 0)
+	if (cfg->io_timeout_ms == 0 || cfg->init_timeout_ms == 0 ||
+	    cfg->use_irq > USTOR_VIRTIO_BLK_IRQ_ADAPTIVE ||
+	    (cfg->indirect && (cfg->indirect_max < 3u || cfg->indirect_max > 1024u)))
 		return USTOR_ERR_INVALID_ARG;
 	if ((hal->lock == NULL) != (hal->unlock == NULL))
 		return USTOR_ERR_INVALID_ARG;
@@ -564,6 +674,20 @@ ustor_status ustor_virtio_blk_init_mmio(struct ustor_virtio_blk *vb, const struc
 	return ustor_vblk_bringup(vb);
 }
 
+uint16_t ustor_virtio_blk_queue_vector(const struct ustor_virtio_blk *vb, uint16_t queue)
+{
+	if (vb == NULL || queue >= vb->nq)
+		return USTOR_VIRTIO_MSI_NO_VECTOR;
+	return vb->q[queue].vq.msix_vector;
+}
+
+uint16_t ustor_virtio_blk_config_vector(const struct ustor_virtio_blk *vb)
+{
+	if (vb == NULL || vb->nq == 0)
+		return USTOR_VIRTIO_MSI_NO_VECTOR;
+	return vb->config_vector;
+}
+
 struct ustor_block_device *ustor_virtio_blk_bdev(struct ustor_virtio_blk *vb)
 {
 	return vb == NULL ? NULL : &vb->bdev;
@@ -581,9 +705,9 @@ ustor_status ustor_virtio_blk_shutdown(struct ustor_virtio_blk *vb)
 		return vb->state == USTOR_VBLK_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN :
 								 USTOR_ERR_NOT_READY;
 	hal = vb->hal;
-	ustor_vblk_lock(hal, &vb->q);
+	ustor_vblk_lock_all(vb);
 	vb->state = USTOR_VBLK_STATE_SHUT_DOWN; /* no new requests from here */
-	ustor_vblk_unlock(hal, &vb->q);
+	ustor_vblk_unlock_all(vb);
 	/* A reset stops every queue (4.1.4.3.2 / 4.2.3.1): after it the
 	 * device touches no ring and no buffer. */
 	st = ustor_virtio_reset(&vb->dev, vb->cfg.init_timeout_ms);
@@ -592,9 +716,7 @@ ustor_status ustor_virtio_blk_shutdown(struct ustor_virtio_blk *vb)
 		return st;
 	}
 	/* Stopped: whatever was outstanding ends now, never silently. */
-	ustor_vblk_lock(hal, &vb->q);
 	ustor_vblk_collect_all(vb, USTOR_ERR_SHUT_DOWN, &d);
-	ustor_vblk_unlock(hal, &vb->q);
 	(void)ustor_vblk_deliver(vb, d.head);
 	ustor_vblk_free_all(vb);
 	return USTOR_OK;
@@ -648,9 +770,9 @@ ustor_status ustor_virtio_blk_check(struct ustor_virtio_blk *vb)
 		return vb->state == USTOR_VBLK_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN :
 								 USTOR_ERR_NOT_READY;
 	}
-	ustor_vblk_lock(vb->hal, &vb->q);
+	ustor_vblk_lock(vb->hal, &vb->q[0]);
 	st = ustor_vblk_check_locked(vb);
-	ustor_vblk_unlock(vb->hal, &vb->q);
+	ustor_vblk_unlock(vb->hal, &vb->q[0]);
 	(void)ustor_vblk_after_unlock(vb, &d);
 	return st;
 }
@@ -685,9 +807,7 @@ unsigned ustor_vblk_after_unlock(struct ustor_virtio_blk *vb, struct ustor_vblk_
 				  "%s: device reset after a fatal error; outstanding requests end "
 				  "with %s, the disk is unusable until re-initialised",
 				  vb->bdev.name, ustor_status_name(vb->bdev.unusable_reason));
-			ustor_vblk_lock(hal, &vb->q);
 			ustor_vblk_collect_all(vb, vb->bdev.unusable_reason, d);
-			ustor_vblk_unlock(hal, &vb->q);
 		}
 	}
 	return ustor_vblk_deliver(vb, d->head);

@@ -23,6 +23,24 @@ static inline ustor_bus_addr ustor_vblk_rec_bus(const struct ustor_virtio_blk_qu
 	return q->hdrs_bus + ((ustor_bus_addr)head << USTOR_VBLK_REC_SHIFT);
 }
 
+/* Non-coherent DMA: an indirect table is written like the ring. */
+static inline void ustor_vblk_sync_table(const struct ustor_hal *hal,
+					 const struct ustor_virtq_chain *c)
+{
+	if (c->tbl != NULL)
+		hal->dma_sync(hal->ctx, (const void *)(uintptr_t)c->tbl, (size_t)c->ndesc << 4,
+			      USTOR_DMA_TO_DEVICE);
+}
+
+/* A request is finished (status final): statistics, then onto the list
+ * whose callbacks run after the lock is dropped. Caller holds the lock. */
+static inline void ustor_vblk_finish(struct ustor_virtio_blk *vb, struct ustor_vblk_done *d,
+				     struct ustor_block_req *req)
+{
+	USTOR_VBLK_STATS_COMPLETE(&vb->bdev, req);
+	ustor_vblk_done_add(d, req);
+}
+
 /* Fill a chain's header record (status byte preset to "unset"). */
 static inline void ustor_vblk_hdr(const struct ustor_virtio_blk *vb, uint8_t *rec, uint32_t type,
 				  uint64_t sector)
@@ -115,6 +133,7 @@ static ustor_status ustor_vblk_chain_rw(struct ustor_virtio_blk *vb,
 	if (q->vq.sync) {
 		hal->dma_sync(hal->ctx, rec, USTOR_VBLK_REC_BYTES, USTOR_DMA_BIDIRECTIONAL);
 		hal->dma_sync(hal->ctx, (const void *)p, bytes, USTOR_DMA_BIDIRECTIONAL);
+		ustor_vblk_sync_table(hal, &c);
 	}
 	ustor_virtq_commit(&q->vq, &c);
 	ustor_vblk_slot_fill(q, c.head, req,
@@ -163,8 +182,10 @@ static ustor_status ustor_vblk_chain_cmd(struct ustor_virtio_blk *vb,
 				sizeof(struct ustor_virtio_blk_discard_write_zeroes), 0);
 	}
 	ustor_virtq_add(&q->vq, &c, rec_bus + USTOR_VBLK_REC_STATUS, 1, 1);
-	if (q->vq.sync)
+	if (q->vq.sync) {
 		hal->dma_sync(hal->ctx, rec, USTOR_VBLK_REC_BYTES, USTOR_DMA_BIDIRECTIONAL);
+		ustor_vblk_sync_table(hal, &c);
+	}
 	ustor_virtq_commit(&q->vq, &c);
 	ustor_vblk_slot_fill(q, c.head, req, type, n);
 	if (ranged) {
@@ -261,7 +282,7 @@ static void ustor_vblk_issue_waiting(struct ustor_virtio_blk *vb, struct ustor_v
 				req->status = st;
 			req->left = 0;
 			if (req->in_flight == 0)
-				ustor_vblk_done_add(d, req);
+				ustor_vblk_finish(vb, d, req);
 		}
 	}
 }
@@ -307,7 +328,7 @@ static ustor_status ustor_vblk_submit(struct ustor_block_device *bdev, struct us
 {
 	struct ustor_virtio_blk *vb = ustor_vblk_of(bdev);
 	const struct ustor_hal *hal = vb->hal;
-	struct ustor_virtio_blk_queue *q = &vb->q;
+	struct ustor_virtio_blk_queue *q = ustor_vblk_queue_of(vb, req->queue);
 	ustor_status st;
 
 	if (USTOR_VIRTIO_UNLIKELY(vb->state != USTOR_VBLK_STATE_READY))
@@ -341,7 +362,8 @@ static ustor_status ustor_vblk_submit(struct ustor_block_device *bdev, struct us
 
 		req->left = 0;
 		req->state = USTOR_REQ_STATE_ACTIVE;
-		ustor_vblk_done_add(&d, req);
+		USTOR_VBLK_STATS_SUBMIT(bdev, req);
+		ustor_vblk_finish(vb, &d, req);
 		q->done_head = d.head;
 		q->done_tail = d.tail;
 		ustor_vblk_unlock(hal, q);
@@ -363,9 +385,13 @@ static ustor_status ustor_vblk_submit(struct ustor_block_device *bdev, struct us
 		req->left = 0;
 	}
 	req->state = USTOR_REQ_STATE_ACTIVE;
+	USTOR_VBLK_STATS_SUBMIT(bdev, req);
 	if (req->left != 0)
 		ustor_vblk_wait_add(q, req);
-	ustor_virtq_kick(&q->vq);
+	/* USTOR_REQ_F_MORE: the notification waits for the batch's last
+	 * request, ustor_block_kick or the next poll of this queue. */
+	if (!(req->flags & USTOR_REQ_F_MORE))
+		ustor_virtq_kick(&q->vq);
 	ustor_vblk_unlock(hal, q);
 	return USTOR_OK;
 }
@@ -413,7 +439,7 @@ static int ustor_vblk_chain_done(struct ustor_virtio_blk *vb, struct ustor_virti
 			ustor_vblk_wait_add(q, req);
 		return failed;
 	}
-	ustor_vblk_done_add(d, req);
+	ustor_vblk_finish(vb, d, req);
 	return failed;
 }
 
@@ -439,10 +465,13 @@ static void ustor_vblk_reap(struct ustor_virtio_blk *vb, struct ustor_virtio_blk
 			 * trusted any more. */
 			q->bad_used++;
 			USTOR_ERR(hal,
-				  "%s: used ring returned an id that is not a posted chain "
-				  "(queue size %u, used idx %u, %u chains out)",
-				  vb->bdev.name, (unsigned)q->vq.size,
-				  (unsigned)ustor_virtio_r16(q->vq.legacy, *q->vq.used_idx),
+				  "%s: queue %u: used ring returned an id that is not a posted "
+				  "chain (%s ring of %u, used %s %u, %u descriptors out)",
+				  vb->bdev.name, (unsigned)q->index, q->vq.packed ? "packed" : "split",
+				  (unsigned)q->vq.size, q->vq.packed ? "position" : "idx",
+				  (unsigned)(q->vq.packed ? q->vq.last_used :
+							    ustor_virtio_r16(q->vq.legacy,
+									     *q->vq.used_idx)),
 				  ustor_virtq_in_flight(&q->vq));
 			ustor_vblk_break(vb, USTOR_ERR_BAD_DEVICE, "impossible used ring entry");
 			return;
@@ -498,7 +527,7 @@ unsigned ustor_vblk_deliver(struct ustor_virtio_blk *vb, struct ustor_block_req 
 				      USTOR_DMA_FROM_DEVICE);
 		/* With several CPUs a synchronous waiter returns as soon as it
 		 * sees DONE: status first, state last, nothing read after. */
-		if (vb->q.locked)
+		if (vb->q[0].locked)
 			hal->wmb(hal->ctx);
 		req->state = USTOR_REQ_STATE_DONE;
 		n++;
@@ -509,16 +538,55 @@ unsigned ustor_vblk_deliver(struct ustor_virtio_blk *vb, struct ustor_block_req 
 	return n;
 }
 
+/* Interrupt state of a queue after a reap (caller holds the lock).
+ * Returns 1 when used elements arrived while interrupts were switched on:
+ * they may have raised none, so the caller reaps again. */
+static __attribute__((noinline)) int ustor_vblk_irq_update(struct ustor_virtio_blk *vb,
+							   struct ustor_virtio_blk_queue *q)
+{
+	struct ustor_virtq *vq = &q->vq;
+	uint32_t depth;
+	uint32_t thr;
+
+	switch (q->irq_mode) {
+	case USTOR_VIRTIO_BLK_IRQ_OFF:
+		return 0;
+	case USTOR_VIRTIO_BLK_IRQ_ON:
+		q->interrupts_armed++;
+		return ustor_virtq_irq_on(vq, 1);
+	default:
+		break;
+	}
+	/* Adaptive: at low load one interrupt per completion; above the
+	 * threshold the caller polls anyway. EVENT_IDX coalesces instead
+	 * (split; packed when every chain is one indirect descriptor): one
+	 * interrupt once the depth is back at the threshold. */
+	depth = ustor_virtq_in_flight(vq);
+	thr = vb->cfg.adaptive_depth;
+	if (depth <= thr) {
+		q->interrupts_armed++;
+		return ustor_virtq_irq_on(vq, 1);
+	}
+	if (vq->event_idx && (!vq->packed || vq->ind != NULL)) {
+		q->interrupts_armed++;
+		return ustor_virtq_irq_on(vq, (uint16_t)(depth - thr));
+	}
+	if (vq->irq_on)
+		q->interrupts_off++;
+	ustor_virtq_irq_off(vq);
+	return 0;
+}
+
 /* Poll: reap under the lock, issue what waits, then run the callbacks with
  * the lock dropped (they may submit again). */
 static unsigned ustor_vblk_poll(struct ustor_block_device *bdev, uint16_t queue)
 {
 	struct ustor_virtio_blk *vb = ustor_vblk_of(bdev);
 	const struct ustor_hal *hal = vb->hal;
-	struct ustor_virtio_blk_queue *q = &vb->q;
+	struct ustor_virtio_blk_queue *q = ustor_vblk_queue_of(vb, queue);
 	struct ustor_vblk_done d;
+	uint32_t rounds = 0;
 
-	(void)queue; /* one queue */
 	if (USTOR_VIRTIO_UNLIKELY(vb->state != USTOR_VBLK_STATE_READY))
 		return 0;
 	ustor_vblk_lock(hal, q);
@@ -527,14 +595,44 @@ static unsigned ustor_vblk_poll(struct ustor_block_device *bdev, uint16_t queue)
 	d.tail = q->done_tail;
 	q->done_head = NULL;
 	q->done_tail = NULL;
+again:
 	ustor_vblk_reap(vb, q, &d);
+	/* Interrupt bookkeeping (modes other than polling) out of the polled
+	 * fast path: reap again (bounded) when used elements slipped in
+	 * before interrupts were switched on. */
+	if (USTOR_VIRTIO_UNLIKELY(q->irq_work) && vb->state == USTOR_VBLK_STATE_READY &&
+	    ustor_vblk_irq_update(vb, q) && ++rounds < 4u)
+		goto again;
+	/* Polling with split EVENT_IDX: used_event, left one behind what was
+	 * consumed, would be crossed again after 65536 chains; move it along
+	 * every 16384. */
+	if (USTOR_VIRTIO_UNLIKELY(q->ev_trail) &&
+	    (uint16_t)(q->vq.last_used - ustor_virtio_r16(q->vq.legacy, *q->vq.used_event)) >=
+		    0x4000u)
+		ustor_virtq_irq_off(&q->vq);
 	if (vb->state == USTOR_VBLK_STATE_READY) {
 		if (q->waiting != NULL)
 			ustor_vblk_issue_waiting(vb, q, &d);
-		ustor_virtq_kick(&q->vq);
+		/* Also what USTOR_REQ_F_MORE left unnotified. */
+		if (ustor_virtq_kick_pending(&q->vq))
+			ustor_virtq_kick(&q->vq);
 	}
 	ustor_vblk_unlock(hal, q);
 	return ustor_vblk_after_unlock(vb, &d);
+}
+
+/* Notify what USTOR_REQ_F_MORE left pending on `queue`. */
+static void ustor_vblk_kick(struct ustor_block_device *bdev, uint16_t queue)
+{
+	struct ustor_virtio_blk *vb = ustor_vblk_of(bdev);
+	struct ustor_virtio_blk_queue *q = ustor_vblk_queue_of(vb, queue);
+
+	if (vb->state != USTOR_VBLK_STATE_READY)
+		return;
+	ustor_vblk_lock(vb->hal, q);
+	if (vb->state == USTOR_VBLK_STATE_READY)
+		ustor_virtq_kick(&q->vq);
+	ustor_vblk_unlock(vb->hal, q);
 }
 
 /* Collect `req` once (ACTIVE -> IDLE marks it taken) with `status`. */
@@ -549,11 +647,11 @@ static void ustor_vblk_collect(struct ustor_vblk_done *d, struct ustor_block_req
 	ustor_vblk_done_add(d, req);
 }
 
-void ustor_vblk_collect_all(struct ustor_virtio_blk *vb, ustor_status status,
-			    struct ustor_vblk_done *d)
+static void ustor_vblk_collect_queue(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_queue *q,
+				     ustor_status status, struct ustor_vblk_done *d)
 {
-	struct ustor_virtio_blk_queue *q = &vb->q;
 	struct ustor_block_req *req;
+	struct ustor_vblk_done fin = { NULL, NULL };
 	uint32_t i;
 
 	/* The waiting list first: collecting links a request onto `d`
@@ -564,10 +662,11 @@ void ustor_vblk_collect_all(struct ustor_virtio_blk *vb, ustor_status status,
 	q->waiting_tail = NULL;
 	while (req != NULL) {
 		struct ustor_block_req *next = req->next_waiting;
-		ustor_vblk_collect(d, req, status);
+		ustor_vblk_collect(&fin, req, status);
 		req = next;
 	}
-	/* Completed but undelivered: they keep their own status. */
+	/* Completed but undelivered: they keep their own status (and were
+	 * counted when they finished). */
 	req = q->done_head;
 	q->done_head = NULL;
 	q->done_tail = NULL;
@@ -581,10 +680,31 @@ void ustor_vblk_collect_all(struct ustor_virtio_blk *vb, ustor_status status,
 			struct ustor_virtio_blk_slot *s = &q->slots[i];
 
 			if (s->kind == USTOR_VBLK_SLOT_BLOCK)
-				ustor_vblk_collect(d, (struct ustor_block_req *)s->owner, status);
+				ustor_vblk_collect(&fin, (struct ustor_block_req *)s->owner, status);
 			s->kind = USTOR_VBLK_SLOT_FREE;
 			s->owner = NULL;
 		}
+	}
+	/* Those ended here are finished now: counted, then handed over. */
+	req = fin.head;
+	while (req != NULL) {
+		struct ustor_block_req *next = req->next_waiting;
+		ustor_vblk_finish(vb, d, req);
+		req = next;
+	}
+}
+
+void ustor_vblk_collect_all(struct ustor_virtio_blk *vb, ustor_status status,
+			    struct ustor_vblk_done *d)
+{
+	uint32_t i;
+
+	for (i = 0; i < vb->nq; i++) {
+		struct ustor_virtio_blk_queue *q = &vb->q[i];
+
+		ustor_vblk_lock(vb->hal, q);
+		ustor_vblk_collect_queue(vb, q, status, d);
+		ustor_vblk_unlock(vb->hal, q);
 	}
 }
 
@@ -592,7 +712,7 @@ static ustor_status ustor_vblk_cancel(struct ustor_block_device *bdev, struct us
 {
 	struct ustor_virtio_blk *vb = ustor_vblk_of(bdev);
 	const struct ustor_hal *hal = vb->hal;
-	struct ustor_virtio_blk_queue *q = &vb->q;
+	struct ustor_virtio_blk_queue *q = ustor_vblk_queue_of(vb, req->queue);
 	struct ustor_block_req **pp;
 	struct ustor_block_req *prev = NULL;
 	int completed = 0;
@@ -612,6 +732,12 @@ static ustor_status ustor_vblk_cancel(struct ustor_block_device *bdev, struct us
 		}
 	}
 	if (!completed) {
+		/* It ends here, as a timeout, for the statistics. */
+		ustor_status st_saved = req->status;
+
+		req->status = USTOR_ERR_TIMEOUT;
+		USTOR_VBLK_STATS_COMPLETE(bdev, req);
+		req->status = st_saved;
 		ustor_vblk_unlink(q, req);
 		if (q->slots != NULL) {
 			for (i = 0; i < q->vq.size; i++) {
@@ -654,4 +780,5 @@ const struct ustor_block_ops ustor_virtio_blk_ops = {
 	.submit = ustor_vblk_submit,
 	.poll = ustor_vblk_poll,
 	.cancel = ustor_vblk_cancel,
+	.kick = ustor_vblk_kick,
 };

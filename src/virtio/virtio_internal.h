@@ -111,79 +111,211 @@ extern const struct ustor_virtio_transport_ops ustor_virtio_mmio_ops;
 /* Log the device status with a reason (all transports). */
 void ustor_virtio_log_status(struct ustor_virtio_dev *dev, const char *why);
 
+/* Full barrier: stores before it are visible before loads after it. The
+ * HAL's wmb/rmb order stores with stores and loads with loads; EVENT_IDX
+ * needs store-then-load (publish the index, then read the device's event
+ * index; write used_event, then re-check the used ring), as in 2.7.10. */
+static inline void ustor_virtio_mb(void)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("mfence" ::: "memory");
+#elif defined(__i386__)
+	__asm__ __volatile__("lock; addl $0,(%%esp)" ::: "memory", "cc");
+#elif defined(__aarch64__)
+	__asm__ __volatile__("dmb osh" ::: "memory");
+#elif defined(__riscv)
+	__asm__ __volatile__("fence iorw,iorw" ::: "memory");
+#else
+	/* m68k and others uStor builds for: one in-order CPU. */
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* The wrap-safe event test of 2.7.10 (vring_need_event): notify (or
+ * interrupt) when `event` lies in [old, new) of a 16-bit index. */
+static inline int ustor_virtq_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+	return (uint16_t)(new_idx - event - 1u) < (uint16_t)(new_idx - old_idx);
+}
+
 /* ---- Virtqueue hot operations --------------------------------------------
  * A chain is built in place: begin (room check, nothing taken), one add per
- * descriptor in order, then commit (taken off the free list and put in the
- * available ring, not yet visible to the device) or nothing at all to drop
- * it (the descriptors written stay free; the device never sees them).
- * ustor_virtq_kick publishes every committed chain and notifies. */
+ * descriptor in order, then commit (taken off the free list; split: put in
+ * the available ring, not yet visible to the device; packed: made
+ * available, not yet notified) or nothing at all to drop it (the
+ * descriptors written stay free; the device never sees them: a packed
+ * chain's head flags are written last, at commit).
+ * ustor_virtq_kick publishes every committed chain and notifies when the
+ * device wants it. With indirect tables the descriptors go to the head's
+ * table and the ring gets one descriptor. */
 struct ustor_virtq_chain {
-	uint16_t head;
-	uint16_t cur;	 /* descriptor the next add writes */
-	uint16_t ndesc;	 /* descriptors in the chain */
-	uint16_t left;	 /* adds still to come */
+	volatile uint8_t *tbl; /* indirect table being filled, or NULL */
+	uint16_t head;	       /* split: head descriptor; packed: buffer id */
+	uint16_t cur;	       /* descriptor (ring, or table entry) the next add writes */
+	uint16_t ndesc;	       /* descriptors in the chain */
+	uint16_t left;	       /* adds still to come */
+	uint16_t pos;	       /* packed: ring position of the first descriptor */
+	uint16_t head_flags;   /* packed direct: the first descriptor's flags, stored last */
+	uint8_t wrap;	       /* packed: wrap counter at `cur` */
+	uint8_t rsvd[3];
 	uint32_t in_len; /* device-writable bytes so far */
 };
 
 static inline int ustor_virtq_begin(const struct ustor_virtq *vq, struct ustor_virtq_chain *c,
 				    uint16_t ndesc)
 {
-	if (USTOR_VIRTIO_UNLIKELY(vq->num_free < ndesc || ndesc == 0))
-		return -1;
-	c->head = vq->free_head;
-	c->cur = vq->free_head;
 	c->ndesc = ndesc;
 	c->left = ndesc;
 	c->in_len = 0;
+	c->head = vq->free_head;
+	if (vq->ind != NULL && ndesc <= vq->ind_max) {
+		if (USTOR_VIRTIO_UNLIKELY(vq->num_free == 0))
+			return -1;
+		c->tbl = vq->ind + (size_t)c->head * vq->ind_stride;
+		c->cur = 0;
+	} else {
+		if (USTOR_VIRTIO_UNLIKELY(vq->num_free < ndesc || ndesc == 0))
+			return -1;
+		c->tbl = NULL;
+		c->cur = vq->free_head;
+	}
+	if (vq->packed) {
+		c->pos = vq->avail_shadow;
+		c->wrap = vq->avail_wrap;
+		if (c->tbl == NULL)
+			c->cur = vq->avail_shadow;
+	}
 	return 0;
 }
 
-/* Write the next descriptor; `write` makes it device-writable. The link
- * comes from the shadow (the free list is already chained). */
+/* Write the next descriptor; `write` makes it device-writable. */
 static inline void ustor_virtq_add(struct ustor_virtq *vq, struct ustor_virtq_chain *c,
 				   ustor_bus_addr bus, uint32_t len, int write)
 {
-	volatile struct ustor_virtq_desc *d = &vq->desc[c->cur];
 	uint16_t flags = write ? USTOR_VIRTQ_DESC_F_WRITE : 0;
-	uint16_t next = vq->next[c->cur];
 	int legacy = vq->legacy;
+	int more = --c->left != 0;
 
-	if (--c->left != 0)
-		flags |= USTOR_VIRTQ_DESC_F_NEXT;
-	d->addr = ustor_virtio_w64(legacy, bus);
-	d->len = ustor_virtio_w32(legacy, len);
-	d->flags = ustor_virtio_w16(legacy, flags);
-	d->next = ustor_virtio_w16(legacy, flags & USTOR_VIRTQ_DESC_F_NEXT ? next : 0);
 	if (write)
 		c->in_len += len;
-	if (c->left != 0)
-		c->cur = next;
+	if (c->tbl == NULL && !vq->packed) {
+		/* Split ring, direct: the link comes from the shadow (the free
+		 * list is already chained). */
+		volatile struct ustor_virtq_desc *d = &vq->desc[c->cur];
+		uint16_t next = vq->next[c->cur];
+
+		if (more)
+			flags |= USTOR_VIRTQ_DESC_F_NEXT;
+		d->addr = ustor_virtio_w64(legacy, bus);
+		d->len = ustor_virtio_w32(legacy, len);
+		d->flags = ustor_virtio_w16(legacy, flags);
+		d->next = ustor_virtio_w16(legacy, more ? next : 0);
+		if (more)
+			c->cur = next;
+	} else if (c->tbl != NULL) {
+		/* Indirect table: consecutive entries (2.7.5.3, 2.8.19). */
+		volatile uint8_t *e = c->tbl + ((uint32_t)c->cur << 4);
+
+		if (vq->packed) {
+			volatile struct ustor_pvirtq_desc *d =
+				(volatile struct ustor_pvirtq_desc *)(volatile void *)e;
+
+			d->addr = ustor_virtio_w64(legacy, bus);
+			d->len = ustor_virtio_w32(legacy, len);
+			d->id = 0;
+			d->flags = ustor_virtio_w16(legacy, flags);
+		} else {
+			volatile struct ustor_virtq_desc *d =
+				(volatile struct ustor_virtq_desc *)(volatile void *)e;
+
+			d->addr = ustor_virtio_w64(legacy, bus);
+			d->len = ustor_virtio_w32(legacy, len);
+			d->flags = ustor_virtio_w16(legacy,
+						    (uint16_t)(flags | (more ? USTOR_VIRTQ_DESC_F_NEXT : 0)));
+			d->next = ustor_virtio_w16(legacy, more ? (uint16_t)(c->cur + 1u) : 0);
+		}
+		c->cur++;
+	} else {
+		volatile struct ustor_pvirtq_desc *d = &vq->pdesc[c->cur];
+
+		/* Packed, direct: AVAIL = wrap counter, USED = its inverse
+		 * (2.8.1); the first descriptor's flags are stored at commit. */
+		flags |= (uint16_t)((more ? USTOR_VIRTQ_DESC_F_NEXT : 0) |
+				    (c->wrap ? USTOR_PVIRTQ_DESC_F_AVAIL : USTOR_PVIRTQ_DESC_F_USED));
+		d->addr = ustor_virtio_w64(legacy, bus);
+		d->len = ustor_virtio_w32(legacy, len);
+		d->id = ustor_virtio_w16(legacy, c->head);
+		if (c->left + 1u == c->ndesc)
+			c->head_flags = flags;
+		else
+			d->flags = ustor_virtio_w16(legacy, flags);
+		if (++c->cur == vq->size) {
+			c->cur = 0;
+			c->wrap ^= 1u;
+		}
+	}
 }
 
-/* Take the chain off the free list and put its head in the available ring
- * (unpublished). Returns the head. */
-static inline uint16_t ustor_virtq_commit(struct ustor_virtq *vq, const struct ustor_virtq_chain *c)
+/* Packed commit (virtq.c): take the id, advance the ring, store the head
+ * flags last. */
+uint16_t ustor_virtq_commit_packed(struct ustor_virtq *vq, struct ustor_virtq_chain *c);
+
+/* Take the chain off the free list and make it available (split: in the
+ * ring, unpublished; packed: visible, not notified). Returns the head. */
+static inline uint16_t ustor_virtq_commit(struct ustor_virtq *vq, struct ustor_virtq_chain *c)
 {
 	struct ustor_virtq_head *h = &vq->heads[c->head];
+	int legacy = vq->legacy;
 
-	vq->free_head = vq->next[c->cur];
-	vq->num_free = (uint16_t)(vq->num_free - c->ndesc);
+	if (vq->packed)
+		return ustor_virtq_commit_packed(vq, c);
 	h->in_len = c->in_len;
-	h->ndesc = c->ndesc;
-	h->last = c->cur;
-	vq->avail_ring[vq->avail_shadow & vq->mask] = ustor_virtio_w16(vq->legacy, c->head);
+	if (c->tbl != NULL) {
+		volatile struct ustor_virtq_desc *d = &vq->desc[c->head];
+
+		d->addr = ustor_virtio_w64(legacy,
+					   vq->ind_bus + (ustor_bus_addr)c->head * vq->ind_stride);
+		d->len = ustor_virtio_w32(legacy, (uint32_t)c->ndesc << 4);
+		d->flags = ustor_virtio_w16(legacy, USTOR_VIRTQ_DESC_F_INDIRECT);
+		d->next = 0;
+		vq->free_head = vq->next[c->head];
+		vq->num_free--;
+		h->ndesc = 1;
+		h->last = c->head;
+	} else {
+		vq->free_head = vq->next[c->cur];
+		vq->num_free = (uint16_t)(vq->num_free - c->ndesc);
+		h->ndesc = c->ndesc;
+		h->last = c->cur;
+	}
+	vq->avail_ring[vq->avail_shadow & vq->mask] = ustor_virtio_w16(legacy, c->head);
 	vq->avail_shadow++;
 	return c->head;
 }
 
-/* Publish committed chains (available idx) and notify the device. */
+/* Publish committed chains and notify the device if it wants it
+ * (EVENT_IDX: avail_event / device event suppression). */
 void ustor_virtq_kick(struct ustor_virtq *vq);
+
+/* 1 if committed chains wait for ustor_virtq_kick. */
+static inline int ustor_virtq_kick_pending(const struct ustor_virtq *vq)
+{
+	return vq->packed ? vq->pending != 0 : vq->avail_shadow != vq->avail_published;
+}
 
 /* Take the next used element: USTOR_VIRTQ_USED_* (virtio.h). The id and
  * the len are checked against the shadow before anything uses them. */
 int ustor_virtq_get_used(struct ustor_virtq *vq, uint16_t *out_head, uint32_t *out_len);
 
-/* Number of chains the device holds. */
+/* Used-buffer interrupts: off (VIRTQ_AVAIL_F_NO_INTERRUPT, used_event far
+ * behind, or the DISABLE event flag), or on after `after` (>= 1) more
+ * used chains (split with EVENT_IDX; otherwise at the next). After
+ * switching on, returns 1 if used elements are already there (the caller
+ * reaps again: they may not raise an interrupt). */
+void ustor_virtq_irq_off(struct ustor_virtq *vq);
+int ustor_virtq_irq_on(struct ustor_virtq *vq, uint16_t after);
+
+/* Number of ring descriptors the device holds. */
 static inline uint32_t ustor_virtq_in_flight(const struct ustor_virtq *vq)
 {
 	return (uint32_t)vq->size - vq->num_free;
@@ -240,6 +372,36 @@ static inline void ustor_vblk_unlock(const struct ustor_hal *hal, struct ustor_v
 		hal->unlock(hal->ctx, &q->lock_word);
 }
 
+/* The queue a request goes to (block.h: out of range means 0). */
+static inline struct ustor_virtio_blk_queue *ustor_vblk_queue_of(struct ustor_virtio_blk *vb,
+								  uint16_t queue)
+{
+	return &vb->q[queue < vb->nq ? queue : 0u];
+}
+
+/* Every queue's lock, in index order (lifecycle paths only). */
+static inline void ustor_vblk_lock_all(struct ustor_virtio_blk *vb)
+{
+	uint32_t i;
+
+	for (i = 0; i < vb->nq; i++)
+		ustor_vblk_lock(vb->hal, &vb->q[i]);
+}
+
+static inline void ustor_vblk_unlock_all(struct ustor_virtio_blk *vb)
+{
+	uint32_t i;
+
+	for (i = vb->nq; i-- > 0;)
+		ustor_vblk_unlock(vb->hal, &vb->q[i]);
+}
+
+/* Set up the request queues (after feature negotiation and the
+ * configuration read; before DRIVER_OK) / free them (only once the device
+ * is reset). The hooks a re-initialisation after a reset uses. */
+ustor_status ustor_vblk_queues_init(struct ustor_virtio_blk *vb);
+void ustor_vblk_queues_free(struct ustor_virtio_blk *vb);
+
 /* Finished requests whose callbacks are still to run (next_waiting links). */
 struct ustor_vblk_done {
 	struct ustor_block_req *head;
@@ -256,15 +418,20 @@ static inline void ustor_vblk_done_add(struct ustor_vblk_done *d, struct ustor_b
 	d->tail = req;
 }
 
+/* Statistics hooks (block.h): once per request accepted / finished, under
+ * the queue lock. */
+#define USTOR_VBLK_STATS_SUBMIT(bdev, req) ustor_stats_on_submit((bdev), (req))
+#define USTOR_VBLK_STATS_COMPLETE(bdev, req) ustor_stats_on_complete((bdev), (req))
+
 extern const struct ustor_block_ops ustor_virtio_blk_ops;
 
 /* Run the callbacks of a finished list (no lock held); returns how many. */
 unsigned ustor_vblk_deliver(struct ustor_virtio_blk *vb, struct ustor_block_req *req);
 
-/* Take every outstanding request (in flight, waiting, undelivered) off the
- * queue onto `d`, ending those not yet finished with `status`. Only once
- * the device is reset or stopped (no DMA can follow). Caller holds the
- * lock. */
+/* Take every outstanding request (in flight, waiting, undelivered) off
+ * every queue onto `d`, ending those not yet finished with `status`. Only
+ * once the device is reset or stopped (no DMA can follow). Takes each
+ * queue's lock itself. */
 void ustor_vblk_collect_all(struct ustor_virtio_blk *vb, ustor_status status,
 			    struct ustor_vblk_done *d);
 

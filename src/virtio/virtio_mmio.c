@@ -84,7 +84,7 @@ static uint32_t mmio_queue_max(struct ustor_virtio_dev *dev, uint16_t index)
 static ustor_status mmio_queue_enable(struct ustor_virtio_dev *dev, struct ustor_virtq *vq)
 {
 	ustor_bus_addr desc = vq->ring_bus;
-	ustor_bus_addr avail = vq->ring_bus + USTOR_VIRTQ_AVAIL_OFF(vq->size);
+	ustor_bus_addr avail = vq->ring_bus + vq->avail_off;
 	ustor_bus_addr used = vq->ring_bus + vq->used_off;
 
 	/* Legacy: the page size QueuePFN counts in, before any queue (4.2.4). */
@@ -114,6 +114,7 @@ static ustor_status mmio_queue_enable(struct ustor_virtio_dev *dev, struct ustor
 		MMIO_WR(dev, USTOR_VIRTIO_MMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
 		MMIO_WR(dev, USTOR_VIRTIO_MMIO_QUEUE_READY, 1);
 	}
+	vq->msix_vector = USTOR_VIRTIO_MSI_NO_VECTOR; /* one interrupt line, no vectors */
 	vq->notify_addr = dev->base + USTOR_VIRTIO_MMIO_QUEUE_NOTIFY;
 	vq->notify_val = vq->index;
 	vq->notify16 = 0;

@@ -104,7 +104,7 @@ static uint32_t pci_queue_max(struct ustor_virtio_dev *dev, uint16_t index)
 static ustor_status pci_queue_enable(struct ustor_virtio_dev *dev, struct ustor_virtq *vq)
 {
 	ustor_bus_addr desc = vq->ring_bus;
-	ustor_bus_addr avail = vq->ring_bus + USTOR_VIRTQ_AVAIL_OFF(vq->size);
+	ustor_bus_addr avail = vq->ring_bus + vq->avail_off;
 	ustor_bus_addr used = vq->ring_bus + vq->used_off;
 	uint32_t width = dev->hal->mmio_write16 != NULL ? 2u : 4u;
 	uint64_t noff;
@@ -134,8 +134,26 @@ static ustor_status pci_queue_enable(struct ustor_virtio_dev *dev, struct ustor_
 	vq->notify_addr = dev->notify + (uint32_t)noff;
 	vq->notify_val = vq->index;
 	vq->notify16 = width == 2;
+	/* The queue's MSI-X vector, read back: the device answers NO_VECTOR
+	 * when it cannot use the one asked for (4.1.5.1.2). Interrupts of
+	 * this queue are then unavailable; polling works regardless. */
+	if (vq->msix_vector != USTOR_VIRTIO_MSI_NO_VECTOR) {
+		COMMON_WR(dev, USTOR_VIRTIO_PCI_COMMON_Q_MSIX, 2, vq->msix_vector);
+		if (COMMON_RD(dev, USTOR_VIRTIO_PCI_COMMON_Q_MSIX, 2) != vq->msix_vector) {
+			USTOR_WARN(dev->hal,
+				   "%s: queue %u: MSI-X vector %u refused by the device (polling only)",
+				   dev->name, (unsigned)vq->index, (unsigned)vq->msix_vector);
+			vq->msix_vector = USTOR_VIRTIO_MSI_NO_VECTOR;
+		}
+	}
 	COMMON_WR(dev, USTOR_VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 	return USTOR_OK;
+}
+
+static uint16_t pci_config_vector(struct ustor_virtio_dev *dev, uint16_t vector)
+{
+	COMMON_WR(dev, USTOR_VIRTIO_PCI_COMMON_MSIX, 2, vector);
+	return (uint16_t)COMMON_RD(dev, USTOR_VIRTIO_PCI_COMMON_MSIX, 2);
 }
 
 static void pci_log_regs(struct ustor_virtio_dev *dev, const char *why)
@@ -164,6 +182,7 @@ const struct ustor_virtio_transport_ops ustor_virtio_pci_ops = {
 	.queue_max = pci_queue_max,
 	.queue_enable = pci_queue_enable,
 	.log_regs = pci_log_regs,
+	.config_vector = pci_config_vector,
 };
 
 /* One virtio structure found in the capability list. */

@@ -56,6 +56,7 @@ static int failures;
 #define F_INDIRECT (1ULL << 28)
 #define F_EVENT_IDX (1ULL << 29)
 #define F_VERSION_1 (1ULL << 32)
+#define F_RING_PACKED (1ULL << 34)
 
 #define T_IN 0u
 #define T_OUT 1u
@@ -1007,6 +1008,224 @@ static void mmio2_extras(struct drv *d)
 	expect_clean(d, "mmio2_extras (2)");
 }
 
+/* ---- Packed ring (2.8), written from the spec on virtio-mmio v2 -------- */
+
+#define P_AVAIL 0x0080u
+#define P_USED 0x8000u
+
+struct pk {
+	uint16_t pos;  /* next descriptor position the driver writes */
+	int wrap;      /* driver ring wrap counter */
+	uint16_t upos; /* next used position */
+	int uwrap;     /* used wrap counter */
+};
+
+static uint8_t *pk_drv_evt(struct drv *d) { return d->ring + 16u * QSZ; }
+static uint8_t *pk_dev_evt(struct drv *d) { return d->ring + 16u * QSZ + 64u; }
+
+/* Write `nb` descriptors from the ring position on, buffer id `id` in the
+ * last (and every) one, the first one's flags last. */
+static void pk_submit(struct drv *d, struct pk *k, const struct buf *b,
+		      unsigned nb, uint16_t id)
+{
+	uint16_t first = k->pos, first_flags = 0;
+
+	for (unsigned i = 0; i < nb; i++) {
+		uint8_t *e = d->ring + 16u * k->pos;
+		uint16_t f = (uint16_t)(b[i].flags | (i + 1 < nb ? D_NEXT : 0u) |
+					(k->wrap ? P_AVAIL : P_USED));
+
+		le32(e + 8, b[i].len);
+		le32(e, (uint32_t)b[i].bus);
+		le32(e + 4, (uint32_t)(b[i].bus >> 32));
+		le16(e + 12, id);
+		if (i == 0)
+			first_flags = f;
+		else
+			le16(e + 14, f);
+		if (++k->pos == QSZ) {
+			k->pos = 0;
+			k->wrap ^= 1;
+		}
+	}
+	d->h.hal.wmb(d->h.hal.ctx);
+	le16(d->ring + 16u * first + 14, first_flags);
+	kick(d);
+}
+
+/* The used descriptor at the used position, if there is one. */
+static int pk_take(struct drv *d, struct pk *k, unsigned ndesc, uint16_t *id,
+		   uint32_t *len)
+{
+	const uint8_t *e = d->ring + 16u * k->upos;
+	uint16_t f = gle16(e + 14);
+
+	if (!!(f & P_AVAIL) != k->uwrap || !!(f & P_USED) != k->uwrap)
+		return 0;
+	*id = gle16(e + 12);
+	*len = gle32(e + 8);
+	k->upos = (uint16_t)(k->upos + ndesc);
+	if (k->upos >= QSZ) {
+		k->upos = (uint16_t)(k->upos - QSZ);
+		k->uwrap ^= 1;
+	}
+	return 1;
+}
+
+static void packed_ring(void)
+{
+	struct drv *d = calloc(1, sizeof(*d));
+	uint64_t want = F_VERSION_1 | F_RING_PACKED | F_EVENT_IDX | F_INDIRECT;
+	struct ustor_virtio_blk_model_cfg cfg;
+	struct pk k = { 0, 1, 0, 1 };
+	uint64_t disk_bytes = 0;
+	uint8_t *disk;
+	uint16_t id = 0;
+	uint32_t len = 0;
+	uint64_t irqs;
+	int before = failures;
+
+	if (!d) {
+		failures++;
+		return;
+	}
+	memset(d, 0, sizeof(*d));
+	d->t = USTOR_VIRTIO_BLK_MODEL_MMIO2;
+	ustor_test_hal_init(&d->h);
+	ustor_virtio_blk_model_cfg_default(&cfg);
+	cfg.transport = USTOR_VIRTIO_BLK_MODEL_MMIO2;
+	cfg.features |= F_RING_PACKED;
+	CHECK_EQ(ustor_virtio_blk_model_init(&d->m, &d->h, &cfg), USTOR_OK);
+	d->base = ustor_virtio_blk_model_mmio_base(&d->m);
+	d->buf = d->h.hal.dma_alloc(d->h.hal.ctx, 4096, 4096, &d->buf_bus);
+	d->data = d->h.hal.dma_alloc(d->h.hal.ctx, 16384, 4096, &d->data_bus);
+	d->ring_size = 4096;
+	d->ring = d->h.hal.dma_alloc(d->h.hal.ctx, 4096, 4096, &d->ring_bus);
+	CHECK(d->buf && d->data && d->ring);
+	memset(d->ring, 0, 4096);
+	disk = ustor_virtio_blk_model_disk(&d->m, &disk_bytes);
+
+	CHECK_EQ(negotiate(d, want), 0);
+	CHECK_EQ(ustor_virtio_blk_model_features(&d->m), want);
+	/* Descriptor ring, driver area = driver event suppression, device
+	 * area = device event suppression. */
+	wr(d, 0x030, 0);
+	wr(d, 0x038, QSZ);
+	wr(d, 0x080, (uint32_t)d->ring_bus);
+	wr(d, 0x084, (uint32_t)(d->ring_bus >> 32));
+	wr(d, 0x090, (uint32_t)(d->ring_bus + 16u * QSZ));
+	wr(d, 0x094, (uint32_t)((d->ring_bus + 16u * QSZ) >> 32));
+	wr(d, 0x0a0, (uint32_t)(d->ring_bus + 16u * QSZ + 64u));
+	wr(d, 0x0a4, (uint32_t)((d->ring_bus + 16u * QSZ + 64u) >> 32));
+	wr(d, 0x044, 1);
+	status_wr(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+
+	/* 12 reads of 3 descriptors: the ring (16) wraps twice over; each used
+	 * descriptor carries the id, the written length, and AVAIL = USED =
+	 * the used wrap counter. */
+	for (unsigned i = 0; i < 4096; i++)
+		disk[64 * 512 + i] = (uint8_t)(i * 13 + 1);
+	for (unsigned r = 0; r < 12; r++) {
+		struct buf b[3];
+
+		memset(d->buf, 0, 32);
+		le32(d->buf, T_IN);
+		le32(d->buf + 8, 64);
+		d->buf[64] = 0xee;
+		memset(d->data, 0, 4096);
+		b[0] = (struct buf){ d->buf_bus, 16, 0 };
+		b[1] = (struct buf){ d->data_bus, 4096, D_WRITE };
+		b[2] = (struct buf){ d->buf_bus + 64, 1, D_WRITE };
+		pk_submit(d, &k, b, 3, (uint16_t)(100 + r));
+		CHECK_EQ(pk_take(d, &k, 3, &id, &len), 1);
+		CHECK_EQ(id, 100 + r);
+		CHECK_EQ(len, 4097);
+		CHECK_EQ(d->buf[64], 0);
+		CHECK(memcmp(d->data, disk + 64 * 512, 4096) == 0);
+		/* EVENT_IDX: the device asks for the next notification at
+		 * the next available position, in its lap. */
+		CHECK_EQ(gle16(pk_dev_evt(d) + 2), 2u);
+		CHECK_EQ(gle16(pk_dev_evt(d)), k.pos | ((unsigned)k.wrap << 15));
+	}
+	CHECK_EQ(k.wrap, 1); /* 36 descriptors: two laps and a bit */
+	CHECK_EQ(d->m.reads, 12);
+	CHECK_EQ(d->m.used_notifications, 12); /* driver area: ENABLE (0) */
+
+	/* Indirect: one ring descriptor, a table of packed descriptors. */
+	{
+		uint8_t *t = d->buf + 512;
+		struct buf b;
+
+		memset(t, 0, 48);
+		le32(t, (uint32_t)d->buf_bus);
+		le32(t + 4, (uint32_t)(d->buf_bus >> 32));
+		le32(t + 8, 16);
+		le32(t + 16, (uint32_t)(d->data_bus + 8192));
+		le32(t + 20, (uint32_t)((d->data_bus + 8192) >> 32));
+		le32(t + 24, 512);
+		le16(t + 30, D_WRITE);
+		le32(t + 32, (uint32_t)(d->buf_bus + 64));
+		le32(t + 36, (uint32_t)((d->buf_bus + 64) >> 32));
+		le32(t + 40, 1);
+		le16(t + 46, D_WRITE);
+		b = (struct buf){ d->buf_bus + 512, 48, D_INDIRECT };
+		d->buf[64] = 0xee;
+		pk_submit(d, &k, &b, 1, 5);
+		CHECK_EQ(pk_take(d, &k, 1, &id, &len), 1);
+		CHECK_EQ(id, 5);
+		CHECK_EQ(len, 513);
+		CHECK_EQ(d->buf[64], 0);
+		CHECK(memcmp(d->data + 8192, disk + 64 * 512, 512) == 0);
+		CHECK_EQ(d->m.indirect_tables, 1);
+	}
+
+	/* Driver event suppression: DISABLE, then DESC at a position the
+	 * next completion does not reach, then at the one it does. */
+	{
+		struct buf b[2];
+
+		le32(d->buf, T_FLUSH);
+		le32(d->buf + 8, 0);
+		b[0] = (struct buf){ d->buf_bus, 16, 0 };
+		b[1] = (struct buf){ d->buf_bus + 64, 1, D_WRITE };
+		irqs = d->m.used_notifications;
+		le16(pk_drv_evt(d) + 2, 1); /* DISABLE */
+		pk_submit(d, &k, b, 2, 9);
+		CHECK_EQ(pk_take(d, &k, 2, &id, &len), 1);
+		CHECK_EQ(d->m.used_notifications, irqs);
+		le16(pk_drv_evt(d), (uint16_t)(((k.upos + 5u) % QSZ) |
+					       ((unsigned)k.uwrap << 15)));
+		le16(pk_drv_evt(d) + 2, 2); /* DESC */
+		pk_submit(d, &k, b, 2, 9);
+		CHECK_EQ(pk_take(d, &k, 2, &id, &len), 1);
+		CHECK_EQ(d->m.used_notifications, irqs);
+		le16(pk_drv_evt(d), (uint16_t)(k.upos | ((unsigned)k.uwrap << 15)));
+		pk_submit(d, &k, b, 2, 9);
+		CHECK_EQ(pk_take(d, &k, 2, &id, &len), 1);
+		CHECK_EQ(d->m.used_notifications, irqs + 1);
+	}
+	expect_clean(d, "packed");
+
+	/* A buffer id made available again while the device holds it. */
+	{
+		struct buf b[2];
+
+		d->m.deferred = 1;
+		b[0] = (struct buf){ d->buf_bus, 16, 0 };
+		b[1] = (struct buf){ d->buf_bus + 64, 1, D_WRITE };
+		pk_submit(d, &k, b, 2, 3);
+		pk_submit(d, &k, b, 2, 3);
+		CHECK(strstr(ustor_virtio_blk_model_violations(&d->m),
+			     "buffer id 3 made available again") != NULL);
+		CHECK(ustor_virtio_blk_model_broken(&d->m));
+		ustor_virtio_blk_model_clear_violations(&d->m);
+	}
+	status_wr(d, 0);
+	drv_fini(d);
+	free(d);
+	printf("%-6s %s\n", "packed", failures == before ? "ok" : "FAILED");
+}
+
 static void run(enum ustor_virtio_blk_model_transport t, const char *name)
 {
 	struct drv *d = calloc(1, sizeof(*d));
@@ -1054,6 +1273,7 @@ int main(void)
 	run(USTOR_VIRTIO_BLK_MODEL_PCI, "pci");
 	run(USTOR_VIRTIO_BLK_MODEL_MMIO2, "mmio2");
 	run(USTOR_VIRTIO_BLK_MODEL_MMIO1, "mmio1");
+	packed_ring();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);
 		return 1;

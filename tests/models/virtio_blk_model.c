@@ -539,7 +539,10 @@ static ustor_status priv_setup(struct ustor_virtio_blk_model *m)
 	for (unsigned i = 0; i < USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES; i++) {
 		p->q[i].inflight = calloc(n, 1);
 		p->q[i].link = calloc(n, sizeof(uint16_t));
-		if (!p->q[i].inflight || !p->q[i].link)
+		p->q[i].pk_id = calloc(n, sizeof(uint16_t));
+		p->q[i].pk_ndesc = calloc(n, sizeof(uint16_t));
+		if (!p->q[i].inflight || !p->q[i].link || !p->q[i].pk_id ||
+		    !p->q[i].pk_ndesc)
 			return USTOR_ERR_NO_MEMORY;
 	}
 	if (c->transport == USTOR_VIRTIO_BLK_MODEL_PCI) {
@@ -625,6 +628,8 @@ void ustor_virtio_blk_model_fini(struct ustor_virtio_blk_model *m)
 	for (unsigned i = 0; i < USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES; i++) {
 		free(p->q[i].inflight);
 		free(p->q[i].link);
+		free(p->q[i].pk_id);
+		free(p->q[i].pk_ndesc);
 	}
 	free(p->token);
 	free(p->disk);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-blk device model for hosted tests (VIRTIO 1.2: block device, split
- * virtqueues), behind the hosted HAL, over one of three transports chosen
+ * or packed virtqueues), behind the hosted HAL, over one of three transports chosen
  * at init:
  *   - PCI: virtio-pci modern (non-transitional, 1af4:1042, revision 1) with
  *     vendor capabilities for common / notify / ISR / device configuration
@@ -88,6 +88,20 @@
  *     processed (violation); the next one after BME is set processes all.
  *   - The BAR register initially holds the window's host address, so an
  *     identity-mapping kernel can use it; the window never moves.
+ *   - Packed rings (VIRTIO_F_RING_PACKED, 2.8): the driver area is the
+ *     driver event suppression structure, the device area the device's.
+ *     A chain is available when its first descriptor's AVAIL bit equals
+ *     the device's wrap counter and USED differs; the buffer id is taken
+ *     from the chain's last descriptor (indirect: the one descriptor).
+ *     One used descriptor per chain is written at the used position (id,
+ *     len, then flags AVAIL = USED = used wrap counter), which then skips
+ *     the chain's descriptor count. Violations: a buffer id the device
+ *     still holds, more descriptors outstanding than the ring has, a
+ *     DESC event flag without EVENT_IDX. With EVENT_IDX the device area
+ *     asks for a notification at the next available position
+ *     (DESC + off_wrap); without, it stays ENABLE. An interrupt is sent
+ *     unless the driver area says DISABLE, or DESC names a position
+ *     outside the batch of used descriptors just written.
  *   - The hosted HAL has one PCI handler: the model initialised last owns
  *     hal.pci_cfg_read32/write32. It answers only cfg.pci_addr.
  */
@@ -119,6 +133,7 @@
 #define USTOR_VIRTIO_BLK_MODEL_F_EVENT_IDX (1ULL << 29)
 #define USTOR_VIRTIO_BLK_MODEL_F_VERSION_1 (1ULL << 32)
 #define USTOR_VIRTIO_BLK_MODEL_F_ACCESS_PLATFORM (1ULL << 33)
+#define USTOR_VIRTIO_BLK_MODEL_F_RING_PACKED (1ULL << 34) /* not offered by default */
 
 /* Offered by default (MMIO1 drops every bit >= 32, VERSION_1 included). */
 #define USTOR_VIRTIO_BLK_MODEL_FEATURES_DEFAULT                                \
@@ -245,6 +260,7 @@ struct ustor_virtio_blk_model {
 	uint64_t unflushed_writes;
 	uint64_t used_posted;     /* used elements written to the ring */
 	uint64_t used_notifications;   /* queue interrupts sent */
+	uint64_t notifications_unneeded; /* EVENT_IDX: notifications the device did not ask for */
 	uint64_t used_suppressed; /* NO_INTERRUPT, used_event or NO_VECTOR */
 	uint64_t config_notifications; /* configuration change interrupts */
 	uint64_t msix_messages[USTOR_VIRTIO_BLK_MODEL_MAX_VECTORS];

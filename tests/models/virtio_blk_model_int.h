@@ -81,12 +81,13 @@ static inline void vbm_put64(int be, uint8_t *p, uint64_t v)
 #define VBM_F_INDIRECT USTOR_VIRTIO_BLK_MODEL_F_INDIRECT_DESC
 #define VBM_F_EVENT_IDX USTOR_VIRTIO_BLK_MODEL_F_EVENT_IDX
 #define VBM_F_VERSION_1 USTOR_VIRTIO_BLK_MODEL_F_VERSION_1
+#define VBM_F_RING_PACKED USTOR_VIRTIO_BLK_MODEL_F_RING_PACKED
 
 /* Features the model implements: cfg.features may offer only these. */
 #define VBM_F_IMPLEMENTED                                                      \
 	(USTOR_VIRTIO_BLK_MODEL_FEATURES_DEFAULT |                             \
 	 USTOR_VIRTIO_BLK_MODEL_F_GEOMETRY | USTOR_VIRTIO_BLK_MODEL_F_RO |     \
-	 USTOR_VIRTIO_BLK_MODEL_F_ACCESS_PLATFORM)
+	 USTOR_VIRTIO_BLK_MODEL_F_ACCESS_PLATFORM | USTOR_VIRTIO_BLK_MODEL_F_RING_PACKED)
 
 /* Split virtqueue (2.7). */
 #define VBM_DESC_SIZE 16u
@@ -96,6 +97,13 @@ static inline void vbm_put64(int be, uint8_t *p, uint64_t v)
 #define VBM_AVAIL_F_NO_INTERRUPT 1u
 #define VBM_QUEUE_SIZE_LIMIT 32768u
 #define VBM_NO_VECTOR 0xffffu
+
+/* Packed virtqueue (2.8). */
+#define VBM_PDESC_F_AVAIL 0x0080u
+#define VBM_PDESC_F_USED 0x8000u
+#define VBM_EVT_ENABLE 0u
+#define VBM_EVT_DISABLE 1u
+#define VBM_EVT_DESC 2u
 
 /* Interrupt status / ISR bits. */
 #define VBM_ISR_QUEUE 0x1u
@@ -250,6 +258,14 @@ struct ustor_vbm_queue {
 	uint16_t used_idx;   /* the device's used idx */
 	uint8_t *inflight;   /* per descriptor: 1 while the device owns it */
 	uint16_t *link;      /* recorded next of each in-flight descriptor */
+	/* packed (2.8): last_avail / used_idx are ring positions */
+	int packed;
+	int avail_wrap, used_wrap; /* device's wrap counters, 1 after enable */
+	uint32_t used_total;       /* descriptors skipped by used ones, ever */
+	uint32_t outstanding;      /* ring descriptors held by the device */
+	uint16_t *pk_id;           /* buffer ids held, pk_n of them */
+	uint16_t *pk_ndesc;        /* and their ring descriptor counts */
+	uint32_t pk_n;
 };
 
 /* A used element held by deferred mode. */
@@ -257,6 +273,7 @@ struct ustor_vbm_done {
 	uint16_t q;
 	uint16_t head;
 	uint32_t id, len;
+	uint16_t ndesc; /* packed: ring descriptors the chain took */
 };
 
 /* A piece of a chain, mapped to host memory. */
@@ -374,6 +391,33 @@ void ustor_vbm_notify(struct ustor_virtio_blk_model *m, uint32_t q);
 
 /* Forget every in-flight request and held used element (reset). */
 void ustor_vbm_queues_reset(struct ustor_virtio_blk_model *m);
+
+/* Execute the chain in priv->segs (head: for logs; split also tracks its
+ * descriptors): status byte written; *out_len the bytes the device wrote.
+ * -1 when the device broke. */
+int ustor_vbm_execute(struct ustor_virtio_blk_model *m, uint16_t qi,
+		      uint16_t head, uint32_t *out_len);
+
+/* Append a chain segment to priv->segs (-1: out of memory). */
+int ustor_vbm_seg_push(struct ustor_virtio_blk_model *m, uint8_t *host,
+		       uint32_t len, int write);
+
+/* Used element / descriptor for `id` (deferred mode holds it). */
+void ustor_vbm_complete(struct ustor_virtio_blk_model *m, uint16_t qi,
+			uint16_t head, uint32_t len, uint16_t ndesc);
+
+/* DEVICE_NEEDS_RESET now; stopped: broken or needing a reset. */
+void ustor_vbm_needs_reset(struct ustor_virtio_blk_model *m);
+int ustor_vbm_stopped(const struct ustor_virtio_blk_model *m);
+
+/* Packed rings (virtio_blk_model_packed.c). */
+void ustor_vbm_packed_enable(struct ustor_virtio_blk_model *m, uint16_t qi);
+void ustor_vbm_packed_process_avail(struct ustor_virtio_blk_model *m,
+				    uint16_t qi);
+int ustor_vbm_packed_post(struct ustor_virtio_blk_model *m, uint16_t qi,
+			  uint32_t id, uint32_t len, uint16_t ndesc);
+void ustor_vbm_packed_signal(struct ustor_virtio_blk_model *m, uint16_t qi,
+			     uint32_t old_total);
 
 /* Post held used elements; returns how many. */
 unsigned ustor_vbm_process(struct ustor_virtio_blk_model *m);

@@ -51,10 +51,16 @@ void ustor_vbm_queue_enable(struct ustor_virtio_blk_model *m, uint16_t qi)
 				    (unsigned long long)q->desc,
 				    (unsigned long long)q->driver,
 				    (unsigned long long)q->device);
+	q->packed = ustor_vbm_has(m, VBM_F_RING_PACKED);
 	if (!q->desc || !q->driver || !q->device)
 		ustor_vbm_violation(m, "queue %u enabled with a zero area "
 				    "address", qi);
-	else {
+	else if (q->packed) {
+		ustor_vbm_map(m, q->desc, (size_t)(VBM_DESC_SIZE * n),
+			      "packed descriptor ring");
+		ustor_vbm_map(m, q->driver, 4, "driver event suppression");
+		ustor_vbm_map(m, q->device, 4, "device event suppression");
+	} else {
 		ustor_vbm_map(m, q->desc, (size_t)(VBM_DESC_SIZE * n),
 			      "descriptor table");
 		ustor_vbm_map(m, q->driver, (size_t)(6 + 2 * n),
@@ -65,6 +71,8 @@ void ustor_vbm_queue_enable(struct ustor_virtio_blk_model *m, uint16_t qi)
 	q->used_idx = 0;
 	memset(q->inflight, 0, m->cfg.queue_num_max);
 	q->enabled = 1;
+	if (q->packed)
+		ustor_vbm_packed_enable(m, qi);
 }
 
 static void drop_done(struct ustor_virtio_blk_model *m, int qi)
@@ -85,13 +93,18 @@ void ustor_vbm_queue_disable(struct ustor_virtio_blk_model *m, uint16_t qi)
 	q->enabled = 0;
 	drop_done(m, qi);
 	memset(q->inflight, 0, m->cfg.queue_num_max);
+	q->pk_n = 0;
+	q->outstanding = 0;
 }
 
 void ustor_vbm_queues_reset(struct ustor_virtio_blk_model *m)
 {
 	drop_done(m, -1);
-	for (unsigned i = 0; i < USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES; i++)
+	for (unsigned i = 0; i < USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES; i++) {
 		memset(m->priv->q[i].inflight, 0, m->cfg.queue_num_max);
+		m->priv->q[i].pk_n = 0;
+		m->priv->q[i].outstanding = 0;
+	}
 }
 
 /* ---- Used ring and notifications ---------------------------------------- */
@@ -163,8 +176,8 @@ static void maybe_signal(struct ustor_virtio_blk_model *m, uint16_t qi,
 		m->used_suppressed++;
 }
 
-static void complete(struct ustor_virtio_blk_model *m, uint16_t qi,
-		     uint16_t head, uint32_t len)
+void ustor_vbm_complete(struct ustor_virtio_blk_model *m, uint16_t qi,
+			uint16_t head, uint32_t len, uint16_t ndesc)
 {
 	struct ustor_virtio_blk_model_priv *p = m->priv;
 	uint32_t id = head;
@@ -196,16 +209,20 @@ static void complete(struct ustor_virtio_blk_model *m, uint16_t qi,
 		p->done[p->ndone].head = head;
 		p->done[p->ndone].id = id;
 		p->done[p->ndone].len = len;
+		p->done[p->ndone].ndesc = ndesc;
 		p->ndone++;
 		return;
 	}
-	post(m, qi, head, id, len);
+	if (p->q[qi].packed)
+		ustor_vbm_packed_post(m, qi, id, len, ndesc);
+	else
+		post(m, qi, head, id, len);
 }
 
 unsigned ustor_vbm_process(struct ustor_virtio_blk_model *m)
 {
 	struct ustor_virtio_blk_model_priv *p = m->priv;
-	uint16_t old[USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES];
+	uint32_t old[USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES];
 	int touched[USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES] = { 0 };
 	size_t n = p->ndone;
 	unsigned posted = 0;
@@ -218,27 +235,37 @@ unsigned ustor_vbm_process(struct ustor_virtio_blk_model *m)
 		return 0;
 	}
 	for (unsigned i = 0; i < USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES; i++)
-		old[i] = p->q[i].used_idx;
+		old[i] = p->q[i].packed ? p->q[i].used_total : p->q[i].used_idx;
 	for (size_t i = 0; i < n && !p->broken; i++) {
 		const struct ustor_vbm_done *d = &p->done[m->reorder ? n - 1 - i
 								     : i];
 
 		if (!p->q[d->q].enabled)
 			continue;
-		posted += (unsigned)post(m, d->q, d->head, d->id, d->len);
+		if (p->q[d->q].packed)
+			posted += (unsigned)ustor_vbm_packed_post(m, d->q, d->id,
+								  d->len,
+								  d->ndesc);
+		else
+			posted += (unsigned)post(m, d->q, d->head, d->id,
+						 d->len);
 		touched[d->q] = 1;
 	}
 	p->ndone = 0;
 	for (uint16_t i = 0; i < USTOR_VIRTIO_BLK_MODEL_MAX_QUEUES; i++)
-		if (touched[i] && !p->broken)
-			maybe_signal(m, i, old[i]);
+		if (touched[i] && !p->broken) {
+			if (p->q[i].packed)
+				ustor_vbm_packed_signal(m, i, old[i]);
+			else
+				maybe_signal(m, i, (uint16_t)old[i]);
+		}
 	return posted;
 }
 
 /* ---- Descriptor chains (2.7.5) ---------------------------------------- */
 
-static int seg_push(struct ustor_virtio_blk_model *m, uint8_t *host,
-		    uint32_t len, int write)
+int ustor_vbm_seg_push(struct ustor_virtio_blk_model *m, uint8_t *host,
+		       uint32_t len, int write)
 {
 	struct ustor_virtio_blk_model_priv *p = m->priv;
 
@@ -373,7 +400,7 @@ static int chain_walk(struct ustor_virtio_blk_model *m, uint16_t qi,
 			if (!host)
 				return -1;
 		}
-		if (seg_push(m, host, len, write) != 0) {
+		if (ustor_vbm_seg_push(m, host, len, write) != 0) {
 			ustor_vbm_violation(m, "model out of host memory");
 			return -1;
 		}
@@ -716,8 +743,7 @@ static void request(struct ustor_virtio_blk_model *m, uint16_t qi,
 {
 	struct ustor_virtio_blk_model_priv *p = m->priv;
 	struct ustor_vbm_queue *q = &p->q[qi];
-	struct vbm_req r;
-	uint8_t hdr[VBM_REQ_HDR_SIZE], status;
+	uint32_t len;
 	int ndirect;
 
 	m->requests++;
@@ -738,6 +764,17 @@ static void request(struct ustor_virtio_blk_model *m, uint16_t qi,
 		q->inflight[d] = 1;
 		q->link[d] = i + 1 < ndirect ? p->chain[i + 1] : VBM_NO_LINK;
 	}
+	if (ustor_vbm_execute(m, qi, head, &len) == 0)
+		ustor_vbm_complete(m, qi, head, len, (uint16_t)ndirect);
+}
+
+int ustor_vbm_execute(struct ustor_virtio_blk_model *m, uint16_t qi,
+		      uint16_t head, uint32_t *out_len)
+{
+	struct ustor_virtio_blk_model_priv *p = m->priv;
+	struct vbm_req r;
+	uint8_t hdr[VBM_REQ_HDR_SIZE], status;
+
 	memset(&r, 0, sizeof(r));
 	r.q = qi;
 	r.head = head;
@@ -757,7 +794,7 @@ static void request(struct ustor_virtio_blk_model *m, uint16_t qi,
 				    (unsigned long long)r.r_total,
 				    (unsigned long long)r.w_total);
 		ustor_vbm_set_broken(m, "request without header or status");
-		return;
+		return -1;
 	}
 	framing_check(m, &r);
 	stream_read(p, 0, r.nr, 0, hdr, sizeof(hdr));
@@ -797,18 +834,20 @@ static void request(struct ustor_virtio_blk_model *m, uint16_t qi,
 		m->unsupp_completions++;
 	/* the status byte: the last byte of the device-writable stream */
 	stream_write(p, r.nr, p->nsegs, r.w_total - 1, &status, 1);
-	complete(m, qi, head, r.written + 1u);
+	*out_len = r.written + 1u;
+	return 0;
 }
+
 
 /* ---- Available-buffer notifications (2.7.13, 4.1.5.2, 4.2.3.3) ---------- */
 
-static void needs_reset(struct ustor_virtio_blk_model *m)
+void ustor_vbm_needs_reset(struct ustor_virtio_blk_model *m)
 {
 	m->priv->status |= VBM_S_NEEDS_RESET;
 	ustor_vbm_signal_config(m);
 }
 
-static int stopped(const struct ustor_virtio_blk_model *m)
+int ustor_vbm_stopped(const struct ustor_virtio_blk_model *m)
 {
 	return m->priv->broken || (m->priv->status & VBM_S_NEEDS_RESET);
 }
@@ -838,7 +877,9 @@ static void process_avail(struct ustor_virtio_blk_model *m, uint16_t qi)
 		ustor_vbm_set_broken(m, "available idx out of range");
 		return;
 	}
-	while (q->last_avail != idx && !stopped(m)) {
+	if (q->last_avail == idx)
+		m->notifications_unneeded++;
+	while (q->last_avail != idx && !ustor_vbm_stopped(m)) {
 		uint16_t head = vbm_get16(p->be, avail + 4 +
 					  2u * (q->last_avail &
 						(q->num - 1u)));
@@ -847,7 +888,7 @@ static void process_avail(struct ustor_virtio_blk_model *m, uint16_t qi)
 		request(m, qi, head);
 		if (m->needs_reset_after > 0 && --m->needs_reset_after == 0) {
 			m->needs_reset_after = -1;
-			needs_reset(m);
+			ustor_vbm_needs_reset(m);
 		}
 	}
 	if (ustor_vbm_has(m, VBM_F_EVENT_IDX) && !p->broken)
@@ -890,12 +931,15 @@ void ustor_vbm_notify(struct ustor_virtio_blk_model *m, uint32_t qi)
 				    "not enabled", qi);
 		return;
 	}
-	if (stopped(m))
+	if (ustor_vbm_stopped(m))
 		return;
 	if (m->needs_reset_after == 0) {
 		m->needs_reset_after = -1;
-		needs_reset(m);
+		ustor_vbm_needs_reset(m);
 		return;
 	}
-	process_avail(m, (uint16_t)qi);
+	if (p->q[qi].packed)
+		ustor_vbm_packed_process_avail(m, (uint16_t)qi);
+	else
+		process_avail(m, (uint16_t)qi);
 }

@@ -12,6 +12,8 @@
 
 #include "conformance.h"
 #include "harness.h"
+#include "ustor/endian.h"
+#include "ustor/stats.h"
 #include "ustor/virtio_blk.h"
 #include "virtio_blk_model.h"
 
@@ -33,6 +35,13 @@ struct vfx {
 /* Transport of the test being run (each test runs on all three). */
 static enum ustor_virtio_blk_model_transport cur_transport;
 
+/* Ring features of the test being run: the model offers the packed ring
+ * when cur_packed is set, and the driver is allowed each feature whose
+ * flag is set (the driver's defaults allow all). */
+static int cur_packed;
+static int cur_event_idx = 1;
+static int cur_indirect = 1;
+
 static void vfx_setup(struct vfx *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -44,6 +53,10 @@ static void vfx_setup(struct vfx *f)
 	ustor_virtio_blk_model_cfg_default(&f->mcfg);
 	f->mcfg.transport = cur_transport;
 	ustor_virtio_blk_config_default(&f->cfg);
+	if (cur_packed)
+		f->mcfg.features |= USTOR_VIRTIO_BLK_MODEL_F_RING_PACKED;
+	f->cfg.event_idx = (uint8_t)cur_event_idx;
+	f->cfg.indirect = (uint8_t)cur_indirect;
 	f->vb = calloc(1, sizeof(*f->vb));
 	if (f->vb == NULL)
 		abort();
@@ -179,22 +192,27 @@ static void test_init_512(void)
 	CHECK_EQ(inf->queue_size, 128);
 	CHECK_EQ(inf->seg_max, 126);
 	CHECK_EQ(inf->size_max, 65536);
-	CHECK_EQ(f.d->max_blocks, 126u * 8u);
+	/* Indirect tables bound a chain at indirect_max - 2 = 32 windows. */
+	CHECK_EQ(f.d->max_blocks, (inf->indirect ? 32u : 126u) * 8u);
 	CHECK_EQ(inf->writeback, 1);
 	CHECK_EQ(inf->max_discard_sectors, 32768);
 	CHECK_EQ(inf->max_write_zeroes_sectors, 32768);
 	/* Accepted only what the driver uses; VERSION_1 on modern only. */
 	{
 		uint64_t feat = ustor_virtio_blk_model_features(&f.m);
-		uint64_t unused = USTOR_VIRTIO_BLK_MODEL_F_MQ | USTOR_VIRTIO_BLK_MODEL_F_EVENT_IDX |
-				  USTOR_VIRTIO_BLK_MODEL_F_INDIRECT_DESC |
-				  USTOR_VIRTIO_BLK_MODEL_F_GEOMETRY;
+		/* MQ only when more than one queue is asked for. */
+		uint64_t unused = USTOR_VIRTIO_BLK_MODEL_F_MQ | USTOR_VIRTIO_BLK_MODEL_F_GEOMETRY;
 
 		CHECK_EQ(feat, inf->features);
 		CHECK_EQ(feat & unused, 0);
 		CHECK_EQ(!!(feat & USTOR_VIRTIO_BLK_MODEL_F_VERSION_1),
 			 cur_transport != USTOR_VIRTIO_BLK_MODEL_MMIO1);
 		CHECK(feat & USTOR_VIRTIO_BLK_MODEL_F_FLUSH);
+		/* Ring features: accepted exactly when offered and allowed. */
+		CHECK_EQ(!!(feat & USTOR_VIRTIO_BLK_MODEL_F_EVENT_IDX), f.cfg.event_idx != 0);
+		CHECK_EQ(!!(feat & USTOR_VIRTIO_BLK_MODEL_F_INDIRECT_DESC), f.cfg.indirect != 0);
+		CHECK_EQ(inf->event_idx, f.cfg.event_idx != 0);
+		CHECK_EQ(inf->indirect, f.cfg.indirect != 0);
 	}
 	CHECK_EQ(inf->transport, cur_transport == USTOR_VIRTIO_BLK_MODEL_PCI ?
 					 USTOR_VIRTIO_TRANSPORT_PCI :
@@ -285,7 +303,7 @@ static void test_queue_size(void)
 	f.cfg.queue_size = 6;
 	CHECK_OK(vfx_start(&f));
 	CHECK_EQ(f.vb->info.queue_size, 4);
-	CHECK_EQ(f.vb->seg_lim, 2);
+	CHECK_EQ(f.vb->seg_lim, f.vb->info.indirect ? 32 : 2);
 	roundtrip(&f, 10, 40, 4, 12);
 	vfx_finish(&f);
 
@@ -539,6 +557,7 @@ static void test_in_flight(void)
 	vfx_setup(&f);
 	f.mcfg.queue_num_max = 32;
 	f.mcfg.seg_max = 10;
+	f.cfg.indirect = 0; /* the ring shapes below count direct descriptors */
 	CHECK_OK(vfx_start(&f));
 	w = vfx_buf(&f, (size_t)N * BLK * 512, 0, 0);
 	r = vfx_buf(&f, (size_t)N * BLK * 512, 0, 0xee);
@@ -570,7 +589,7 @@ static void test_in_flight(void)
 	}
 	CHECK_EQ(a.done, N);
 	CHECK_EQ(a.errors, 0);
-	CHECK_EQ(f.vb->q.vq.num_free, 32);
+	CHECK_EQ(f.vb->q[0].vq.num_free, 32);
 
 	/* 10 windows per chain (seg_max): 120 KiB is 3 chains of 12
 	 * descriptors, two go out, the third waits; requests behind it queue. */
@@ -583,7 +602,7 @@ static void test_in_flight(void)
 	big.done = on_done;
 	big.user = &a;
 	CHECK_OK(ustor_block_submit(f.d, &big));
-	CHECK(f.vb->q.waiting == &big);
+	CHECK(f.vb->q[0].waiting == &big);
 	CHECK_EQ(big.in_flight, 2);
 	for (i = 0; i < 4; i++) {
 		memset(&reqs[i], 0, sizeof(reqs[i]));
@@ -601,7 +620,7 @@ static void test_in_flight(void)
 	CHECK_EQ(a.errors, 0);
 	CHECK(memcmp(r, w, (size_t)N * BLK * 512) == 0);
 	CHECK_EQ(f.m.reads, 3);
-	CHECK_EQ(f.vb->q.vq.num_free, 32);
+	CHECK_EQ(f.vb->q[0].vq.num_free, 32);
 	vfx_finish(&f);
 }
 
@@ -618,6 +637,7 @@ static void test_shutdown_outstanding(void)
 
 	vfx_setup(&f);
 	f.mcfg.queue_num_max = 16;
+	f.cfg.indirect = 0; /* the 256-block read fills the ring with direct chains */
 	f.mcfg.features &= ~USTOR_VIRTIO_BLK_MODEL_F_FLUSH; /* flushes finish at once */
 	CHECK_OK(vfx_start(&f));
 	b = vfx_buf(&f, 256 * 512, 0, 0);
@@ -632,7 +652,7 @@ static void test_shutdown_outstanding(void)
 		reqs[i].user = &a;
 		CHECK_OK(ustor_block_submit(f.d, &reqs[i]));
 	}
-	CHECK(f.vb->q.waiting == &reqs[0]);
+	CHECK(f.vb->q[0].waiting == &reqs[0]);
 	CHECK_OK(ustor_virtio_blk_shutdown(f.vb));
 	CHECK_EQ(a.done, N);
 	CHECK_EQ(a.errors, N - 1); /* the flush had finished */
@@ -757,7 +777,7 @@ static void test_bad_used_id(void)
 	ustor_block_poll(f.d, 0);
 	CHECK_EQ(a.done, 1);
 	CHECK_ST(req.status, USTOR_ERR_BAD_DEVICE);
-	CHECK_EQ(f.vb->q.bad_used, 1);
+	CHECK_EQ(f.vb->q[0].bad_used, 1);
 	CHECK(ustor_test_hal_log_contains(&f.h, "not a posted chain"));
 	CHECK(f.d->flags & USTOR_BDEV_F_UNUSABLE);
 	CHECK_ST(ustor_block_read(f.d, 0, 1, b), USTOR_ERR_BAD_DEVICE);
@@ -784,7 +804,7 @@ static void test_bad_used_len(void)
 	CHECK_ST(ustor_block_run(f.d, &req), USTOR_ERR_BAD_DEVICE);
 	CHECK_EQ(req.dev_status, USTOR_VIRTIO_BLK_RAW_BAD_LEN);
 	CHECK_EQ(req.error_lba, 5);
-	CHECK_EQ(f.vb->q.bad_len, 1);
+	CHECK_EQ(f.vb->q[0].bad_len, 1);
 	CHECK(ustor_test_hal_log_contains(&f.h, "more than it offered"));
 	roundtrip(&f, 0, 16, 0, 51);
 	vfx_finish(&f);
@@ -1090,7 +1110,7 @@ static void test_narrow_access(void)
 	CHECK_OK(vfx_start(&f));
 	CHECK(f.h.mmio_narrow_reads > 0);
 	CHECK(f.h.mmio_narrow_writes > 0);
-	CHECK_EQ(f.vb->q.vq.notify16, 1);
+	CHECK_EQ(f.vb->q[0].vq.notify16, 1);
 	CHECK(f.m.notifications > 0); /* GET_ID */
 	notes = f.m.notifications;
 	roundtrip(&f, 0, 16, 0, 91);
@@ -1111,7 +1131,7 @@ static void test_narrow_fallback(void)
 	f.h.hal.mmio_write8 = NULL;
 	f.h.hal.mmio_write16 = NULL;
 	CHECK_OK(vfx_start(&f));
-	CHECK_EQ(f.vb->q.vq.notify16, 0);
+	CHECK_EQ(f.vb->q[0].vq.notify16, 0);
 	CHECK(f.m.notifications > 0); /* GET_ID */
 	roundtrip(&f, 0, 16, 0, 92);
 	CHECK_OK(ustor_virtio_blk_check(f.vb));
@@ -1148,7 +1168,7 @@ static void test_dma_sync(void)
 	f.h.hal.dma_sync = count_sync;
 	sync_to_dev = sync_from_dev = sync_both = 0;
 	CHECK_OK(vfx_start(&f));
-	CHECK(f.vb->q.vq.sync);
+	CHECK(f.vb->q[0].vq.sync);
 	roundtrip(&f, 3, 16, 0, 95);
 	CHECK(sync_to_dev > 0);
 	CHECK(sync_both > 0);
@@ -1250,6 +1270,560 @@ static void test_conformance(void)
 				USTOR_VIRTIO_BLK_MODEL_F_FLUSH);
 }
 
+/* ---- Ring features: EVENT_IDX, indirect, packed, several queues -------- */
+
+/* One combination of ring features: negotiated exactly as offered and
+ * allowed, then the whole conformance suite, with I/O on every queue. */
+static void run_mode(int packed, int event_idx, int indirect, uint16_t queues)
+{
+	struct vfx f;
+	struct conformance_target t;
+	int modern = cur_transport != USTOR_VIRTIO_BLK_MODEL_MMIO1;
+	uint16_t i;
+
+	vfx_setup(&f);
+	f.mcfg.capacity_sectors = 4096;
+	f.mcfg.num_queues = 4;
+	if (packed)
+		f.mcfg.features |= USTOR_VIRTIO_BLK_MODEL_F_RING_PACKED;
+	f.cfg.packed = (uint8_t)packed;
+	f.cfg.event_idx = (uint8_t)event_idx;
+	f.cfg.indirect = (uint8_t)indirect;
+	f.cfg.num_queues = queues;
+	CHECK_OK(vfx_start(&f));
+	if (f.d == NULL) {
+		vfx_finish(&f);
+		return;
+	}
+	CHECK_EQ(f.vb->info.packed, packed && modern); /* bit 34: modern only */
+	CHECK_EQ(f.vb->info.event_idx, event_idx);
+	CHECK_EQ(f.vb->info.indirect, indirect);
+	CHECK_EQ(f.d->nqueues, queues);
+	CHECK_EQ(f.vb->info.num_queues, queues > 1 ? 4 : 1);
+	CHECK_EQ(!!(ustor_virtio_blk_model_features(&f.m) & USTOR_VIRTIO_BLK_MODEL_F_MQ),
+		 queues > 1);
+	memset(&t, 0, sizeof(t));
+	t.name = "virtio-blk";
+	t.bdev = f.d;
+	t.disk = vfx_disk(&f, &t.disk_bytes);
+	t.buf = conf_buf;
+	t.hold = conf_hold;
+	t.release = conf_release;
+	t.ctx = &f;
+	conformance_run(&t);
+	/* Every queue carries I/O of its own (the model answers a queue only
+	 * on its own notification, in its own used ring). */
+	for (i = 0; i < queues; i++) {
+		struct ustor_block_req w;
+		struct ustor_block_req r;
+		uint8_t *wb = vfx_buf(&f, 16 * 512, 512, 0);
+		uint8_t *rb = vfx_buf(&f, 16 * 512, 512, 0xee);
+		uint32_t before = f.vb->q[i].vq.notifies;
+
+		fx_pattern(wb, 16 * 512, 100u + 16u * i, 512, 70u + i);
+		memset(&w, 0, sizeof(w));
+		w.op = USTOR_BLOCK_WRITE;
+		w.queue = i;
+		w.lba = 100u + 16u * i;
+		w.nblocks = 16;
+		w.buf = wb;
+		CHECK_OK(ustor_block_run(f.d, &w));
+		r = w;
+		r.op = USTOR_BLOCK_READ;
+		r.buf = rb;
+		r.state = 0;
+		CHECK_OK(ustor_block_run(f.d, &r));
+		CHECK(memcmp(wb, rb, 16 * 512) == 0);
+		CHECK(f.vb->q[i].vq.notifies > before);
+		CHECK_EQ(f.vb->q[i].vq.num_free, f.vb->q[i].vq.size);
+	}
+	CHECK(f.m.indirect_tables > 0 || !indirect);
+	CHECK(f.m.indirect_tables == 0 || indirect);
+	CHECK_EQ(f.m.notifications_unneeded, 0);
+	vfx_finish(&f);
+}
+
+static void test_ring_modes(void)
+{
+	int packed;
+	int ei;
+	int ind;
+
+	for (packed = 0; packed < 2; packed++)
+		for (ei = 0; ei < 2; ei++)
+			for (ind = 0; ind < 2; ind++) {
+				run_mode(packed, ei, ind, 1);
+				run_mode(packed, ei, ind, 3);
+			}
+}
+
+/* The config and the build cap num_queues; a device without MQ gives 1. */
+static void test_num_queues(void)
+{
+	struct vfx f;
+
+	vfx_setup(&f);
+	f.mcfg.num_queues = 2;
+	f.cfg.num_queues = 8; /* more than the device has */
+	CHECK_OK(vfx_start(&f));
+	CHECK_EQ(f.d->nqueues, 2);
+	/* A request naming a queue past the end goes to queue 0. */
+	{
+		uint8_t *b = vfx_buf(&f, 512, 0, 0);
+		struct ustor_block_req r;
+
+		memset(&r, 0, sizeof(r));
+		r.op = USTOR_BLOCK_READ;
+		r.queue = 7;
+		r.nblocks = 1;
+		r.buf = b;
+		CHECK_OK(ustor_block_run(f.d, &r));
+	}
+	vfx_finish(&f);
+
+	vfx_setup(&f);
+	f.mcfg.num_queues = 4;
+	f.mcfg.features &= ~USTOR_VIRTIO_BLK_MODEL_F_MQ;
+	f.cfg.num_queues = 4;
+	CHECK_OK(vfx_start(&f));
+	CHECK_EQ(f.d->nqueues, 1);
+	vfx_finish(&f);
+
+	/* num_queues 0 in the configuration space with MQ: refused. */
+	vfx_setup(&f);
+	f.mcfg.num_queues = 4;
+	f.cfg.num_queues = 2;
+	f.cfg.disable_features = 0;
+	CHECK_OK(vfx_model(&f));
+	CHECK_OK(vfx_driver(&f));
+	CHECK_EQ(f.d->nqueues, 2);
+	vfx_finish(&f);
+}
+
+/* USTOR_REQ_F_MORE: no notification until the batch's last request, a
+ * kick or a poll; then one for the whole batch. */
+static void test_batching(void)
+{
+	enum { N = 8 };
+	struct vfx f;
+	struct ustor_block_req reqs[N];
+	struct async_ctx a = { 0, 0, USTOR_OK };
+	uint8_t *b;
+	uint64_t notes;
+	unsigned i;
+	int pass;
+
+	vfx_setup(&f);
+	CHECK_OK(vfx_start(&f));
+	b = vfx_buf(&f, N * 512, 0, 0);
+	for (pass = 0; pass < 3; pass++) {
+		notes = f.m.notifications;
+		a.done = 0;
+		for (i = 0; i < N; i++) {
+			memset(&reqs[i], 0, sizeof(reqs[i]));
+			reqs[i].op = USTOR_BLOCK_READ;
+			reqs[i].lba = i;
+			reqs[i].nblocks = 1;
+			reqs[i].buf = b + i * 512u;
+			reqs[i].done = on_done;
+			reqs[i].user = &a;
+			/* pass 0: the last one ends the batch; 1: kick; 2: poll */
+			reqs[i].flags = (pass == 0 && i == N - 1) ? 0 : USTOR_REQ_F_MORE;
+			CHECK_OK(ustor_block_submit(f.d, &reqs[i]));
+		}
+		if (pass == 1) {
+			CHECK_EQ(f.m.notifications, notes); /* nothing went to the device */
+			ustor_block_kick(f.d, 0);
+		}
+		if (pass == 2)
+			CHECK_EQ(f.m.reads, 8u * 2u);
+		ustor_block_poll(f.d, 0);
+		ustor_block_poll(f.d, 0);
+		CHECK_EQ(f.m.notifications, notes + 1);
+		CHECK_EQ(a.done, N);
+		CHECK_EQ(a.errors, 0);
+	}
+	CHECK_EQ(f.m.reads, 8u * 3u);
+	vfx_finish(&f);
+}
+
+/* EVENT_IDX, notifications: the device's avail_event (split) or event
+ * area (packed) is obeyed, across the 16-bit wrap. */
+static void test_event_idx_notify(void)
+{
+	struct vfx f;
+	uint8_t *b;
+	uint64_t notes;
+	unsigned i;
+
+	if (!cur_event_idx)
+		return; /* without EVENT_IDX every kick notifies (test_batching) */
+	vfx_setup(&f);
+	CHECK_OK(vfx_start(&f));
+	b = vfx_buf(&f, 512, 0, 0);
+	/* Drive the indices close to the 16-bit wrap. */
+	for (i = 0; i < 300; i++)
+		CHECK_OK(ustor_block_read(f.d, i & 7u, 1, b));
+	notes = f.m.notifications;
+	CHECK_EQ(notes, 301); /* GET_ID + one per request: the model wants each */
+	CHECK_EQ(f.vb->q[0].vq.notifies_saved, 0);
+	/* As a device that polls would: ask for the notification only after
+	 * 3 more chains. Reads are asynchronous so nothing waits. */
+	{
+		struct ustor_virtq *vq = &f.vb->q[0].vq;
+		struct ustor_block_req r[3];
+		struct async_ctx a = { 0, 0, USTOR_OK };
+
+		/* Written as the device would: little-endian, or the CPU's
+		 * order on legacy. */
+		if (vq->packed) {
+			uint16_t pos = (uint16_t)((vq->avail_shadow + 2u) & vq->mask);
+			uint16_t wrap = vq->avail_wrap ^ (pos < vq->avail_shadow);
+
+			vq->dev_evt->off_wrap = ustor_cpu_to_le16((uint16_t)(pos | (wrap << 15)));
+			vq->dev_evt->flags = ustor_cpu_to_le16(USTOR_PVIRTQ_EVENT_F_DESC);
+		} else {
+			uint16_t ev = (uint16_t)(vq->avail_shadow + 2u);
+
+			*vq->avail_event = vq->legacy ? ev : ustor_cpu_to_le16(ev);
+		}
+		for (i = 0; i < 3; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].op = USTOR_BLOCK_READ;
+			r[i].lba = i;
+			r[i].nblocks = 1;
+			r[i].buf = b;
+			r[i].done = on_done;
+			r[i].user = &a;
+			CHECK_OK(ustor_block_submit(f.d, &r[i]));
+			/* the first two are not notified; the third is */
+			CHECK_EQ(f.m.notifications, notes + (i == 2 ? 1u : 0u));
+		}
+		CHECK_EQ(vq->notifies_saved, 2);
+		ustor_block_poll(f.d, 0);
+		CHECK_EQ(a.done, 3);
+		CHECK_EQ(f.m.notifications_unneeded, 0);
+	}
+	vfx_finish(&f);
+}
+
+/* Interrupt suppression: off sends none (with or without EVENT_IDX), on
+ * sends them, adaptive suppresses at depth and still never loses one. */
+static void test_irq_modes(void)
+{
+	enum { N = 24 };
+	struct vfx f;
+	struct ustor_block_req reqs[N];
+	struct async_ctx a = { 0, 0, USTOR_OK };
+	uint8_t *b;
+	unsigned i;
+	int mode;
+
+	for (mode = 0; mode < 3; mode++) {
+		uint64_t irqs;
+
+		vfx_setup(&f);
+		f.cfg.use_irq = (uint8_t)mode;
+		CHECK_OK(vfx_start(&f));
+		b = vfx_buf(&f, N * 512, 0, 0);
+		roundtrip(&f, 0, 8, 0, 5);
+		irqs = f.m.used_notifications;
+		if (mode == USTOR_VIRTIO_BLK_IRQ_OFF)
+			CHECK_EQ(irqs, 0);
+		else
+			CHECK(irqs >= 2);
+		/* Deep queue, completions held and released at once. */
+		f.m.deferred = 1;
+		a.done = 0;
+		for (i = 0; i < N; i++) {
+			memset(&reqs[i], 0, sizeof(reqs[i]));
+			reqs[i].op = USTOR_BLOCK_READ;
+			reqs[i].lba = i;
+			reqs[i].nblocks = 1;
+			reqs[i].buf = b + i * 512u;
+			reqs[i].done = on_done;
+			reqs[i].user = &a;
+			CHECK_OK(ustor_block_submit(f.d, &reqs[i]));
+		}
+		ustor_block_poll(f.d, 0); /* adaptive: depth 24 > 4 */
+		irqs = f.m.used_notifications;
+		f.m.reorder = 1; /* newest first */
+		ustor_virtio_blk_model_process(&f.m);
+		ustor_block_poll(f.d, 0);
+		CHECK_EQ(a.done, N);
+		/* All 24 are posted at once while 24 are in flight: adaptive
+		 * mode suppressed the interrupt, except with EVENT_IDX (split,
+		 * or packed with indirect tables), where the event index
+		 * coalesces it into one. */
+		if (mode == USTOR_VIRTIO_BLK_IRQ_OFF)
+			CHECK_EQ(f.m.used_notifications, 0);
+		else if (mode == USTOR_VIRTIO_BLK_IRQ_ON ||
+			 (f.vb->info.event_idx && (!f.vb->info.packed || f.vb->info.indirect)))
+			CHECK_EQ(f.m.used_notifications, irqs + 1); /* one for the batch */
+		else
+			CHECK_EQ(f.m.used_notifications, irqs);
+		if (mode == USTOR_VIRTIO_BLK_IRQ_ADAPTIVE && f.vb->info.event_idx &&
+		    (!f.vb->info.packed || f.vb->info.indirect))
+			CHECK(f.vb->q[0].interrupts_armed > 0);
+		f.m.deferred = 0;
+		vfx_finish(&f);
+	}
+}
+
+/* Adaptive mode without EVENT_IDX at depth: the device is told not to
+ * interrupt (NO_INTERRUPT / DISABLE) until the depth falls. */
+static void test_irq_adaptive_suppress(void)
+{
+	enum { N = 12 };
+	struct vfx f;
+	struct ustor_block_req reqs[N];
+	struct async_ctx a = { 0, 0, USTOR_OK };
+	uint8_t *b;
+	unsigned i;
+	uint64_t irqs;
+
+	vfx_setup(&f);
+	f.cfg.use_irq = USTOR_VIRTIO_BLK_IRQ_ADAPTIVE;
+	f.cfg.event_idx = 0;
+	CHECK_OK(vfx_start(&f));
+	b = vfx_buf(&f, N * 512, 0, 0);
+	f.m.deferred = 1;
+	for (i = 0; i < N; i++) {
+		memset(&reqs[i], 0, sizeof(reqs[i]));
+		reqs[i].op = USTOR_BLOCK_READ;
+		reqs[i].lba = i;
+		reqs[i].nblocks = 1;
+		reqs[i].buf = b + i * 512u;
+		reqs[i].done = on_done;
+		reqs[i].user = &a;
+		CHECK_OK(ustor_block_submit(f.d, &reqs[i]));
+	}
+	ustor_block_poll(f.d, 0);
+	CHECK_EQ(f.vb->q[0].vq.irq_on, 0);
+	CHECK_EQ(f.vb->q[0].interrupts_off, 1);
+	irqs = f.m.used_notifications;
+	ustor_virtio_blk_model_process(&f.m);
+	CHECK_EQ(f.m.used_notifications, irqs); /* suppressed */
+	ustor_block_poll(f.d, 0);
+	CHECK_EQ(a.done, N);
+	CHECK_EQ(f.vb->q[0].vq.irq_on, 1); /* low load again */
+	f.m.deferred = 0;
+	roundtrip(&f, 0, 1, 0, 3);
+	CHECK(f.m.used_notifications > irqs);
+	vfx_finish(&f);
+}
+
+/* MSI-X over PCI: a configuration vector and one per queue, read back;
+ * vectors past the table are refused (NO_VECTOR) and polling still works. */
+static void test_msix(void)
+{
+	struct vfx f;
+
+	if (cur_transport != USTOR_VIRTIO_BLK_MODEL_PCI) {
+		vfx_setup(&f);
+		f.cfg.msix = 1;
+		CHECK_OK(vfx_start(&f));
+		CHECK_EQ(ustor_virtio_blk_queue_vector(f.vb, 0), USTOR_VIRTIO_MSI_NO_VECTOR);
+		CHECK_EQ(ustor_virtio_blk_config_vector(f.vb), USTOR_VIRTIO_MSI_NO_VECTOR);
+		vfx_finish(&f);
+		return;
+	}
+	vfx_setup(&f);
+	f.mcfg.num_queues = 2;
+	f.cfg.num_queues = 2;
+	f.cfg.msix = 1;
+	f.cfg.use_irq = USTOR_VIRTIO_BLK_IRQ_ON;
+	CHECK_OK(vfx_start(&f));
+	CHECK_EQ(ustor_virtio_blk_config_vector(f.vb), 0);
+	CHECK_EQ(ustor_virtio_blk_queue_vector(f.vb, 0), 1);
+	CHECK_EQ(ustor_virtio_blk_queue_vector(f.vb, 1), 2);
+	CHECK_EQ(ustor_virtio_blk_queue_vector(f.vb, 2), USTOR_VIRTIO_MSI_NO_VECTOR);
+	roundtrip(&f, 0, 8, 0, 9);
+	vfx_finish(&f);
+
+	/* The table has 3 entries: base 1 leaves queue 1 (entry 3) refused. */
+	vfx_setup(&f);
+	f.mcfg.num_queues = 2;
+	f.cfg.num_queues = 2;
+	f.cfg.msix = 1;
+	f.cfg.msix_base = 1;
+	CHECK_OK(vfx_start(&f));
+	CHECK_EQ(ustor_virtio_blk_config_vector(f.vb), 1);
+	CHECK_EQ(ustor_virtio_blk_queue_vector(f.vb, 0), 2);
+	CHECK_EQ(ustor_virtio_blk_queue_vector(f.vb, 1), USTOR_VIRTIO_MSI_NO_VECTOR);
+	CHECK(ustor_test_hal_log_contains(&f.h, "refused"));
+	roundtrip(&f, 0, 8, 0, 10);
+	{
+		struct ustor_block_req r;
+		uint8_t *b = vfx_buf(&f, 512, 0, 0);
+
+		memset(&r, 0, sizeof(r));
+		r.op = USTOR_BLOCK_READ;
+		r.queue = 1;
+		r.nblocks = 1;
+		r.buf = b;
+		CHECK_OK(ustor_block_run(f.d, &r)); /* polled */
+	}
+	vfx_finish(&f);
+}
+
+/* Per-CPU queues: no HAL lock taken on I/O even though the HAL has one. */
+static unsigned lock_calls;
+static void count_lock(void *ctx, volatile uint32_t *l)
+{
+	(void)ctx;
+	(void)l;
+	lock_calls++;
+}
+
+static void test_per_cpu(void)
+{
+	struct vfx f;
+
+	vfx_setup(&f);
+	f.h.hal.lock = count_lock;
+	f.h.hal.unlock = count_lock;
+	f.mcfg.num_queues = 2;
+	f.cfg.num_queues = 2;
+	f.cfg.per_cpu = 1;
+	CHECK_OK(vfx_start(&f));
+	lock_calls = 0;
+	roundtrip(&f, 0, 8, 0, 12);
+	CHECK_EQ(lock_calls, 0);
+	vfx_finish(&f);
+
+	vfx_setup(&f);
+	f.h.hal.lock = count_lock;
+	f.h.hal.unlock = count_lock;
+	CHECK_OK(vfx_start(&f));
+	lock_calls = 0;
+	roundtrip(&f, 0, 8, 0, 12);
+	CHECK(lock_calls > 0); /* shared mode */
+	vfx_finish(&f);
+}
+
+/* Statistics hooks: each accepted request counted once on its queue when
+ * it finishes (errors and timeouts too), depth back to 0. */
+static void test_stats_hooks(void)
+{
+	struct vfx f;
+	struct ustor_block_queue_stats mem[2];
+	struct ustor_block_stats st;
+	struct ustor_block_req r;
+	uint8_t *b;
+	unsigned i;
+
+	vfx_setup(&f);
+	f.mcfg.num_queues = 2;
+	f.cfg.num_queues = 2;
+	f.cfg.io_timeout_ms = 50;
+	CHECK_OK(vfx_start(&f));
+	b = vfx_buf(&f, 8 * 512, 0, 0);
+	memset(mem, 0, sizeof(mem));
+	CHECK_OK(ustor_block_stats_enable(f.d, mem, 2));
+	for (i = 0; i < 5; i++) {
+		memset(&r, 0, sizeof(r));
+		r.op = i < 3 ? USTOR_BLOCK_READ : USTOR_BLOCK_WRITE;
+		r.queue = i < 3 ? 0 : 1;
+		r.lba = i;
+		r.nblocks = 8;
+		r.buf = b;
+		CHECK_OK(ustor_block_run(f.d, &r));
+	}
+	f.m.ioerr_sector_first = 100;
+	f.m.ioerr_sector_count = 1;
+	memset(&r, 0, sizeof(r));
+	r.op = USTOR_BLOCK_READ;
+	r.queue = 1;
+	r.lba = 100;
+	r.nblocks = 1;
+	r.buf = b;
+	CHECK_ST(ustor_block_run(f.d, &r), USTOR_ERR_MEDIA);
+	f.m.never_complete = 1;
+	memset(&r, 0, sizeof(r));
+	r.op = USTOR_BLOCK_READ;
+	r.queue = 0;
+	r.nblocks = 1;
+	r.buf = b;
+	CHECK_ST(ustor_block_run(f.d, &r), USTOR_ERR_TIMEOUT);
+	CHECK_OK(ustor_block_stats_get(f.d, 0, &st));
+	CHECK_EQ(st.read_ops, 3);
+	CHECK_EQ(st.write_ops, 0);
+	CHECK_EQ(st.timeouts, 1);
+	CHECK_EQ(st.depth, 0);
+	CHECK_OK(ustor_block_stats_get(f.d, 1, &st));
+	CHECK_EQ(st.read_ops, 0);
+	CHECK_EQ(st.write_ops, 2);
+	CHECK_EQ(st.write_bytes, 2 * 8 * 512);
+	CHECK_EQ(st.errors, 1);
+	CHECK_EQ(st.depth, 0);
+	CHECK_EQ(st.max_depth, 1);
+	f.allow_violations = 1;
+	vfx_finish(&f);
+}
+
+/* Polling with split EVENT_IDX past the 16-bit index wrap: used_event
+ * is kept trailing, so the device never raises an interrupt, and the
+ * driver's indices wrap cleanly (70000 chains, 32 in flight). */
+static void test_event_idx_wrap(void)
+{
+	enum { QD = 32, TOTAL = 70000 };
+	struct vfx f;
+	struct ustor_block_req reqs[QD];
+	struct async_ctx a = { 0, 0, USTOR_OK };
+	uint8_t *b;
+	unsigned i;
+	unsigned issued = 0;
+	unsigned spins = 0;
+
+	vfx_setup(&f);
+	CHECK_OK(vfx_start(&f));
+	CHECK(f.vb->info.event_idx);
+	b = vfx_buf(&f, QD * 512, 0, 0);
+	memset(reqs, 0, sizeof(reqs));
+	for (i = 0; i < QD; i++) {
+		reqs[i].op = USTOR_BLOCK_READ;
+		reqs[i].lba = i;
+		reqs[i].nblocks = 1;
+		reqs[i].buf = b + i * 512u;
+		reqs[i].done = on_done;
+		reqs[i].user = &a;
+		CHECK_OK(ustor_block_submit(f.d, &reqs[i]));
+		issued++;
+	}
+	while (a.done < TOTAL && spins++ < 4u * TOTAL) {
+		ustor_block_poll(f.d, 0);
+		for (i = 0; i < QD && issued < TOTAL; i++)
+			if (reqs[i].state == USTOR_REQ_STATE_DONE) {
+				CHECK_OK(ustor_block_submit(f.d, &reqs[i]));
+				issued++;
+			}
+	}
+	CHECK_EQ(a.done, TOTAL);
+	CHECK_EQ(a.errors, 0);
+	CHECK_EQ(f.m.used_notifications, 0);
+	CHECK(f.m.used_suppressed > 0);
+	vfx_finish(&f);
+}
+
+/* Bad configs are refused before the device is touched. */
+static void test_bad_ring_config(void)
+{
+	struct vfx f;
+
+	vfx_setup(&f);
+	f.cfg.indirect = 1;
+	f.cfg.indirect_max = 2;
+	CHECK_OK(vfx_model(&f));
+	CHECK_ST(vfx_driver(&f), USTOR_ERR_INVALID_ARG);
+	vfx_finish(&f);
+	vfx_setup(&f);
+	f.cfg.use_irq = 3;
+	CHECK_OK(vfx_model(&f));
+	CHECK_ST(vfx_driver(&f), USTOR_ERR_INVALID_ARG);
+	vfx_finish(&f);
+}
+
 /* ---- Runner ----------------------------------------------------------------- */
 
 struct vtest {
@@ -1292,23 +1866,87 @@ static const struct vtest tests[] = {
 	T(test_irq),
 	T(test_mmio_specifics),
 	T(test_conformance),
+	T(test_ring_modes),
+	T(test_num_queues),
+	T(test_batching),
+	T(test_event_idx_notify),
+	T(test_irq_modes),
+	T(test_irq_adaptive_suppress),
+	T(test_msix),
+	T(test_per_cpu),
+	T(test_bad_ring_config),
+	T(test_stats_hooks),
 };
+
+/* Tests that also run on the packed ring. */
+static const struct vtest packed_tests[] = {
+	T(test_init_512),
+	T(test_roundtrip),
+	T(test_queue_size),
+	T(test_flush),
+	T(test_split),
+	T(test_in_flight),
+	T(test_shutdown_outstanding),
+	T(test_needs_reset),
+	T(test_bad_used_id),
+	T(test_bad_used_len),
+	T(test_ioerr),
+	T(test_never_complete),
+	T(test_scatter),
+	T(test_dma_sync),
+	T(test_irq),
+	T(test_conformance),
+	T(test_batching),
+	T(test_event_idx_notify),
+	T(test_irq_modes),
+	T(test_irq_adaptive_suppress),
+};
+
+static char run_names[4096][96];
+static unsigned run_nnames;
+
+static void run_list(const struct vtest *list, unsigned n, const char *label)
+{
+	static const char *const tname[] = { "pci", "mmio2", "mmio1" };
+	unsigned i;
+
+	for (i = 0; i < n && run_nnames < 4096; i++) {
+		char *name = run_names[run_nnames++];
+
+		snprintf(name, 96, "%s [%s%s]", list[i].name, tname[cur_transport], label);
+		harness_run(name, list[i].fn);
+	}
+}
 
 static void run_all(void)
 {
-	static const char *const tname[] = { "pci", "mmio2", "mmio1" };
-	static char names[3][sizeof(tests) / sizeof(tests[0])][96];
 	unsigned t;
-	unsigned i;
+	unsigned n = sizeof(tests) / sizeof(tests[0]);
+	unsigned np = sizeof(packed_tests) / sizeof(packed_tests[0]);
 
 	for (t = 0; t < 3; t++) {
 		cur_transport = (enum ustor_virtio_blk_model_transport)t;
-		for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-			snprintf(names[t][i], sizeof(names[t][i]), "%s [%s]", tests[i].name,
-				 tname[t]);
-			harness_run(names[t][i], tests[i].fn);
-		}
+		/* The driver's defaults (split, EVENT_IDX, indirect), then
+		 * with both off. */
+		cur_event_idx = 1;
+		cur_indirect = 1;
+		run_list(tests, n, "");
+		cur_event_idx = 0;
+		cur_indirect = 0;
+		run_list(tests, n, " plain");
+		if (t == USTOR_VIRTIO_BLK_MODEL_MMIO1)
+			continue; /* no packed ring on legacy */
+		cur_packed = 1;
+		cur_event_idx = 1;
+		cur_indirect = 1;
+		run_list(packed_tests, np, " packed");
+		cur_event_idx = 0;
+		cur_indirect = 0;
+		run_list(packed_tests, np, " packed plain");
+		cur_packed = 0;
 	}
+	cur_event_idx = 1;
+	cur_indirect = 1;
 }
 
 int main(void)
@@ -1322,5 +1960,7 @@ int main(void)
 	RUN(test_shutdown_outstanding);
 	RUN(test_bad_used_id);
 	RUN(test_conformance);
+	harness_no_lock = 0;
+	RUN(test_event_idx_wrap);
 	return harness_done();
 }
