@@ -5,9 +5,11 @@
  * and change the right-hand sides.
  *
  * This kernel's platform, which decides every choice below:
- *   - one CPU, nothing preempts the library: no lock. Interrupts are enabled
- *     only inside yield, and only in interrupt mode (irq=1), where yield
- *     sleeps until an NVMe MSI-X message or the 1 ms LAPIC timer tick;
+ *   - one CPU, nothing preempts the library: no lock (except bench=fio with
+ *     two CPUs, see port_hal_smp; cpu_id always comes from the per-CPU data
+ *     of smp.c). Interrupts are enabled only inside yield, and only in
+ *     interrupt mode (irq=1), where yield sleeps until an NVMe MSI-X
+ *     message or the 1 ms LAPIC timer;
  *   - an identity map of the low 4 GiB: virtual == physical == bus address
  *     (no IOMMU, no bridge offset); all RAM the kernel uses is there, above
  *     4 GiB only MMIO (BARs placed there by UEFI firmware) is mapped;
@@ -21,6 +23,7 @@
  * per device, that the library gave back all the DMA memory it took.
  */
 #include "nvme_ctrls.h"
+#include "bench.h"
 #include "ustor/hal_default.h"
 
 /* dma_alloc: physically contiguous, zeroed, aligned in both address spaces.
@@ -122,6 +125,30 @@ static void port_pci_cfg_write32(void *ctx, uint32_t pci_addr, uint16_t offset, 
 	pci_cfg_write32(pci_addr, offset, val);
 }
 
+/* bench=fio with more than one CPU (bench.c): the queues of one controller
+ * are used from two CPUs, so the HALs get a spinlock and cpu_id. */
+int port_hal_smp;
+
+static void port_lock(void *ctx, volatile uint32_t *lock)
+{
+	(void)ctx;
+	while (__atomic_exchange_n(lock, 1u, __ATOMIC_ACQUIRE) != 0)
+		while (__atomic_load_n(lock, __ATOMIC_RELAXED) != 0)
+			cpu_relax();
+}
+
+static void port_unlock(void *ctx, volatile uint32_t *lock)
+{
+	(void)ctx;
+	__atomic_store_n(lock, 0u, __ATOMIC_RELEASE);
+}
+
+static uint32_t port_cpu_id(void *ctx)
+{
+	(void)ctx;
+	return smp_cpu_index();
+}
+
 void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_level level,
 		   int irq_mode)
 {
@@ -162,6 +189,11 @@ void port_hal_init(struct ustor_hal *hal, struct port_ctx *ctx, enum ustor_log_l
 	hal->pci_cfg_write32 = port_pci_cfg_write32; /* Bus Master (set cfg.use_pci_cfg = 1) */
 	hal->lock = NULL;                      /* one CPU: queues are never shared */
 	hal->unlock = NULL;
+	hal->cpu_id = port_cpu_id;             /* per-CPU data (smp.c); 0 with one CPU */
+	if (port_hal_smp) {                    /* bench=fio on 2 CPUs: shared-queue mode */
+		hal->lock = port_lock;
+		hal->unlock = port_unlock;
+	}
 	/* Polling mode: nothing else to run while uStor polls, so no yield.
 	 * Interrupt mode: sleep until an interrupt instead of spinning. */
 	hal->yield = irq_mode ? port_yield : NULL;

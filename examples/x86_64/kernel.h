@@ -80,19 +80,28 @@ void trap_init(void);
 #define IRQ_VEC_TIMER 0x40      /* LAPIC timer: the 1 ms backstop of irq_wait() */
 #define IRQ_VEC_NVME_BASE 0x50  /* + 8 * controller + MSI-X entry */
 #define IRQ_VEC_NVME_PER_CTRL 8
+#define IRQ_VEC_WAKE 0xf0       /* IPI that wakes a halted CPU for work (smp.c) */
 #define IRQ_VEC_SPURIOUS 0xff   /* LAPIC spurious vector */
 typedef void (*irq_handler_fn)(void *arg, unsigned vector);
 /* Run fn(arg, vector) when `vector` (32-255) arrives; EOI is sent for it. */
 void irq_register(unsigned vector, irq_handler_fn fn, void *arg);
 uint64_t irq_unexpected(void); /* interrupts on vectors without a handler */
+void trap_load_idt(void);       /* load the IDT on this CPU (trap_init does it on the boot CPU) */
 
 /* ---- apic.c: local APIC, its timer, the legacy PICs ---------------------------- */
 /* Enable the local APIC (xAPIC, MMIO at the IA32_APIC_BASE address, mapped
- * uncached), remap and mask the 8259 PICs, start the periodic timer. 0 on
- * success, -1 (and a message) if there is no usable APIC. Needs time_init. */
+ * uncached), remap and mask the 8259 PICs, set up the timer that irq_wait arms (none
+ * for a period of 0). 0 on success, -1 (and a message) if there is no
+ * usable APIC. Needs time_init. */
 int apic_init(uint32_t timer_period_us);
 int apic_active(void);          /* apic_init succeeded */
 uint32_t apic_id(void);         /* this CPU's APIC ID (the MSI destination) */
+/* Write the ICR: IPI `icr_low` (delivery mode, vector) to APIC ID `dest`;
+ * waits until the APIC has sent it. */
+void apic_send_ipi(uint32_t dest, uint32_t icr_low);
+/* On another CPU (smp.c): software-enable its local APIC (the boot CPU's
+ * apic_init must have run), every LVT masked, no timer. */
+void apic_ap_init(void);
 void apic_eoi(void);
 uint64_t apic_timer_ticks(void);
 /* Sleep until the next interrupt (sti; hlt; cli): at most one timer period
@@ -247,8 +256,17 @@ struct kernel_options {
 	int vmmio;                 /* virtio-mmio slot scan: 0 auto, 1 always, -1 never */
 	int vnarrow_off;           /* vnarrow=0: no 8/16-bit MMIO for virtio */
 	int cmdline_vmmio;         /* the command line carried virtio_mmio.device= */
+	int bench_fio;             /* bench=fio: the benchmark mode (bench.c) */
 };
 extern struct kernel_options kopt;
+
+/* pci.c: an ACPI table by signature (checksum checked), NULL if absent. */
+const uint8_t *acpi_table_find(const char sig[4]);
+
+/* bench.c: takes bench_ms=, jobs=, raw=, ustor=, smp=; 1 if `key` was one. */
+int bench_option(const char *key, const char *kend, const char *val, const char *vend);
+/* bench=fio: the benchmark mode; returns the number of failures. */
+unsigned bench_run(void);
 
 /* ---- selftest.c --------------------------------------------------------------------- */
 /* Run the test contract on every NVMe controller; returns the number of failures. */

@@ -53,7 +53,7 @@ KERNEL_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecsta
                   -T $(KERNEL_LDS)
 
 KERNEL_C_SRCS := $(sort $(wildcard $(KERNEL_DIR)/*.c))
-KERNEL_S_SRCS := $(KERNEL_DIR)/boot.S
+KERNEL_S_SRCS := $(KERNEL_DIR)/boot.S $(KERNEL_DIR)/trampoline.S
 KERNEL_LIB_SRCS := $(sort $(wildcard src/*/*.c)) hal/arch/hal_default_x86_64.c
 KERNEL_HDRS := $(wildcard $(KERNEL_DIR)/*.h include/ustor/*.h src/*/*.h)
 

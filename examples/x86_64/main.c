@@ -20,6 +20,10 @@
  *                               masked: no interrupt ever comes (tests the timer
  *                               backstop; the irq check FAILs by design)
  *   bench=qd1|none              4 KiB random-read QD1 loop (~1 s) per namespace
+ *   bench=fio                   the benchmark mode instead of the checks (bench.c:
+ *                               bench_ms=, jobs=qd1,qd32,seq128k,randrw,mq, raw=,
+ *                               ustor=, smp=, rounds=, stats=, raw_batch=, raw_lazy=,
+ *                               lockless=)
  *   peek=<lba>                  also read <lba> and show the text found there
  *   vmmio=auto|1|0              scan QEMU microvm's virtio-mmio slots: when the
  *                               machine has them (default auto), always, never
@@ -122,6 +126,8 @@ static void option(const char *key, const char *kend, const char *val, const cha
 			kopt.bench_qd1 = 1;
 		else if (streq(val, vend, "none"))
 			kopt.bench_qd1 = 0;
+		else if (streq(val, vend, "fio"))
+			kopt.bench_fio = 1; /* bench.c: the benchmark mode */
 		else
 			goto bad;
 	} else if (streq(key, kend, "shell")) {
@@ -148,6 +154,8 @@ static void option(const char *key, const char *kend, const char *val, const cha
 			goto bad;
 		kopt.peek_set = 1;
 		kopt.peek_lba = v;
+	} else if (bench_option(key, kend, val, vend)) {
+		/* bench_ms=, jobs=, raw=, ustor=, smp=, ... (bench.c) */
 	} else if ((v = (uint64_t)(int64_t)nvme_knob_parse(key, kend, val, vend)) != 0) {
 		if (v != 1) /* dbbuf=, completion= (nvme_knobs.c) */
 			goto bad;
@@ -225,6 +233,7 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 	pci_init();
 	kprintf("pci: %s\n", pci_method());
 
-	unsigned failures = kopt.shell ? shell_run() : soak_wanted() ? soak_run() : selftest_run();
+	unsigned failures = kopt.bench_fio ? bench_run() : kopt.shell ? shell_run()
+			    : soak_wanted() ? soak_run() : selftest_run();
 	kernel_exit(failures == 0 ? KERNEL_EXIT_PASS : KERNEL_EXIT_FAIL);
 }

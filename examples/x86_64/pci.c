@@ -136,6 +136,11 @@ static const uint8_t *acpi_find_table(const char sig[4])
  * since ACPI 2.0) contain these bytes? A plain byte search, no AML
  * parsing: enough to learn that the firmware describes a kind of device
  * (e.g. "LNRO0005", the _HID of virtio-mmio transports on QEMU microvm). */
+const uint8_t *acpi_table_find(const char sig[4])
+{
+	return acpi_find_table(sig);
+}
+
 int acpi_dsdt_contains(const char *needle)
 {
 	const uint8_t *fadt = acpi_find_table("FACP");

@@ -18,6 +18,7 @@
  * region first and write the saved contents back afterwards.
  */
 #include "nvme_ctrls.h"
+#include "bench.h"
 
 #define CHUNK_BYTES (256u * 1024u) /* per buffer; write checks walk the region in chunks */
 #define BENCH_NS 1000000000ull
@@ -847,6 +848,7 @@ static void ctrl_bring_up(struct ctrl_slot *cs, unsigned index)
 	port_hal_init(&cs->hal, &cs->port, kopt.log_level, cs->irq_on);
 	cs->port.index = index;
 	nvme_knobs_apply(cs, &cfg);      /* dbbuf=, completion= */
+	bench_nvme_config(&cfg);         /* bench=fio: per-CPU queues (bench.c) */
 	st = ustor_nvme_ctrl_init(&cs->ctrl, &cs->hal, (volatile void *)(uintptr_t)p->bar0, &cfg);
 	if (st != USTOR_OK) {
 		char leak[96] = "";

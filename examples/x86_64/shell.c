@@ -20,6 +20,7 @@
  * with ro=1 or on a read-only namespace.
  */
 #include "nvme_ctrls.h"
+#include "shell_stats.h"
 
 #define SHELL_LINE_MAX 160
 #define SHELL_MAX_ARGS 8
@@ -235,6 +236,8 @@ static void cmd_help(void)
 		"                          fill one block with the byte, read it back; only in the",
 		"                          scratch region unless `force`; never with ro=1",
 		"  bench <dev> [seconds]   QD1 random 4 KiB reads (default 1 s, at most 60)",
+		"  stats [dev] [reset]     uStor statistics per disk and queue: IOPS, MB/s,",
+		"                          latency avg/p50/p99/p99.9, depth, errors, timeouts",
 		"  help                    this list",
 		"  exit                    shut the controllers down and leave (USTOR-DONE)",
 		"numbers: decimal or 0x hex; <dev> as `list` names it (nvme0n1, vblk0)",
@@ -648,6 +651,7 @@ unsigned shell_run(void)
 	unsigned nns = 0;
 
 	selftest_bring_up();
+	stats_enable_all(); /* `stats` (shell_stats.c) */
 	shell_buf = page_alloc(SHELL_BUF_BYTES, PAGE_SIZE);
 	unsigned nvb = 0;
 	char vb_text[48] = "";
@@ -685,6 +689,8 @@ unsigned shell_run(void)
 			cmd_write(argc, argv);
 		else if (str_eq(argv[0], "bench"))
 			cmd_bench(argc, argv);
+		else if (str_eq(argv[0], "stats"))
+			cmd_stats(argc, argv);
 		else if (str_eq(argv[0], "exit"))
 			break;
 		else

@@ -56,15 +56,20 @@ static void idt_set(unsigned v, uint64_t a)
 
 void trap_init(void)
 {
+	for (unsigned i = 0; i < 32; i++)
+		idt_set(i, isr_stub_table[i]);
+	for (unsigned i = 32; i < 256; i++)
+		idt_set(i, (uint64_t)(uintptr_t)(irq_stubs + 16u * (i - 32u)));
+	trap_load_idt();
+}
+
+void trap_load_idt(void)
+{
 	struct {
 		uint16_t limit;
 		uint64_t base;
 	} __attribute__((packed)) idtr;
 
-	for (unsigned i = 0; i < 32; i++)
-		idt_set(i, isr_stub_table[i]);
-	for (unsigned i = 32; i < 256; i++)
-		idt_set(i, (uint64_t)(uintptr_t)(irq_stubs + 16u * (i - 32u)));
 	idtr.limit = sizeof(idt) - 1;
 	idtr.base = (uint64_t)(uintptr_t)idt;
 	__asm__ __volatile__("lidt %0" : : "m"(idtr));

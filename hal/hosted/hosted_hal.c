@@ -377,6 +377,16 @@ static uint64_t hal_now_ns(void *ctx)
 	return t;
 }
 
+/* ---- CPU index ------------------------------------------------------- */
+
+static uint32_t hal_cpu_id(void *ctx)
+{
+	struct ustor_test_hal *h = hal_of(ctx);
+
+	h->cpu_id_calls++;
+	return h->cpu;
+}
+
 static void hal_delay_us(void *ctx, uint32_t us)
 {
 	struct ustor_test_hal *h = hal_of(ctx);
@@ -510,6 +520,7 @@ void ustor_test_hal_init(struct ustor_test_hal *h)
 	h->hal.lock = hal_lock;
 	h->hal.unlock = hal_unlock;
 	h->hal.yield = hal_yield;
+	h->hal.cpu_id = hal_cpu_id;
 	h->fail_alloc_after = -1;
 	h->scatter_granule = HAL_DEFAULT_GRANULE;
 	h->ns_per_now_call = 1000;

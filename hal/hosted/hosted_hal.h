@@ -91,6 +91,10 @@ struct ustor_test_hal {
 	 * A yield() call adds 20 us: it stands for the kernel sleeping. */
 	uint64_t ns_per_now_call;
 
+	/* What hal.cpu_id returns: the CPU the test pretends to run on
+	 * (default 0). */
+	uint32_t cpu;
+
 	/* ---- Virtual clock ------------------------------------------------ */
 
 	/* Current virtual time in ns; starts at 1 s. Tests may move it. */
@@ -117,6 +121,7 @@ struct ustor_test_hal {
 	uint64_t lock_count;
 	uint64_t unlock_count;
 	uint64_t yield_count;
+	uint64_t cpu_id_calls;
 	uint64_t log_lines;
 	unsigned locks_held;      /* currently held locks */
 

@@ -28,8 +28,11 @@ enum ustor_block_op {
 #define USTOR_BDEV_F_DISCARD 0x04        /* DISCARD supported */
 #define USTOR_BDEV_F_WRITE_ZEROES 0x08   /* WRITE_ZEROES supported */
 #define USTOR_BDEV_F_UNUSABLE 0x10       /* listed, but I/O is refused (see status) */
-#define USTOR_BDEV_F_SCHED 0x20          /* a policy other than NONE is set: submissions
-					  * take the block layer's slow path (internal) */
+#define USTOR_BDEV_F_SCHED 0x20          /* internal: a policy other than NONE is set, or
+					  * requests are held or watched in software:
+					  * submissions take the block layer's slow path
+					  * and ops points at the scheduler's (see
+					  * struct ustor_block_sched) */
 
 /* Request states (ustor_block_req.state), kept by the library. */
 #define USTOR_REQ_STATE_IDLE 0
@@ -42,8 +45,9 @@ enum ustor_block_op {
 			       * doorbell may wait for a submission without
 			       * this flag, ustor_block_kick or the next poll */
 #define USTOR_REQ_F_WAIT 0x04 /* queue full: hold the request in software
-			       * (submit returns OK, the next polls send it)
-			       * instead of returning USTOR_ERR_BUSY */
+			       * (submit returns OK, the next polls of its
+			       * queue send it, in submission order) instead
+			       * of returning USTOR_ERR_BUSY */
 
 /* Request priorities (ustor_block_req.prio), used by USTOR_SCHED_PRIORITY:
  * a higher value is served first. */
@@ -51,13 +55,26 @@ enum ustor_block_op {
 #define USTOR_PRIO_HIGH 1
 #define USTOR_PRIO_URGENT 2
 
-/* Scheduling policies (ustor_block_set_policy). */
+/*
+ * Scheduling policies (ustor_block_set_policy). ROUND_ROBIN and CPU only
+ * choose req->queue. PRIORITY and DEADLINE pass every request through the
+ * block layer's software list (as if USTOR_REQ_F_WAIT were set) and send
+ * them in their order as the device takes them, on submit and on poll.
+ * They reorder only what waits in software: the device's own queue is FIFO
+ * (NVMe and virtio have no priorities uStor uses), so a request already
+ * sent is not overtaken; with a deep device queue and little waiting the
+ * order hardly changes.
+ */
 enum ustor_block_policy {
 	USTOR_SCHED_NONE = 0,     /* req->queue as given, FIFO */
 	USTOR_SCHED_ROUND_ROBIN,  /* rotate requests across the device's queues */
 	USTOR_SCHED_CPU,          /* queue = hal->cpu_id() modulo nqueues */
 	USTOR_SCHED_PRIORITY,     /* held requests go out by req->prio, then FIFO */
-	USTOR_SCHED_DEADLINE      /* earliest req->deadline_ns first; expired ones fail with TIMEOUT */
+	USTOR_SCHED_DEADLINE      /* earliest req->deadline_ns first (0 = after all
+				   * with one); a held request past its deadline
+				   * fails with TIMEOUT without reaching the device,
+				   * one in flight is cancelled (ops->cancel) by the
+				   * next poll of its queue: see ustor_block_poll */
 };
 
 struct ustor_block_device;
@@ -74,10 +91,13 @@ struct ustor_block_req {
 	/* Set by the caller. */
 	uint8_t op;             /* enum ustor_block_op */
 	uint8_t flags;          /* USTOR_REQ_F_* */
-	uint16_t queue;         /* queue index (0 = first); out-of-range = 0 */
-	uint32_t nblocks;       /* blocks, in units of block_size */
+	uint8_t state;          /* USTOR_REQ_STATE_*, kept by the library (zero it
+				 * once); beside op and flags so that the fast
+				 * path reads the three in one load */
 	uint8_t prio;           /* USTOR_PRIO_* (USTOR_SCHED_PRIORITY) */
-	uint8_t rsvd_prio[7];
+	uint32_t nblocks;       /* blocks, in units of block_size */
+	uint16_t queue;         /* queue index (0 = first); out-of-range = 0 */
+	uint8_t rsvd_prio[6];
 	uint64_t deadline_ns;   /* absolute hal->now_ns time, 0 = none (USTOR_SCHED_DEADLINE) */
 	uint64_t lba;
 	void *buf;              /* nblocks * block_size bytes (< 4 GiB); NULL for flush/discard/zeroes */
@@ -92,13 +112,15 @@ struct ustor_block_req {
 
 	/* Driver private: do not touch. */
 	struct ustor_block_req *next_waiting;
-	struct ustor_block_req *sched_next; /* block layer's software queue */
+	struct ustor_block_req *sched_next; /* block layer's software lists */
+	ustor_block_done_fn sched_done;     /* caller's done while the block layer
+					     * watches a deadline in flight */
+	struct ustor_block_device *sched_bdev; /* device of a watched request */
 	uint64_t submit_ns;     /* when statistics are on: time of submission */
 	void *drv;              /* the driver object serving it */
 	uint64_t next_lba;      /* first block not yet issued */
 	uint32_t left;          /* blocks not yet issued */
 	uint16_t in_flight;     /* commands issued, not yet completed */
-	uint8_t state;          /* USTOR_REQ_STATE_* */
 };
 
 struct ustor_block_ops {
@@ -121,10 +143,17 @@ struct ustor_block_ops {
 
 struct ustor_block_queue_stats; /* see stats.h */
 
-/* The block layer's own state per device (scheduler and statistics). */
+/*
+ * The block layer's own state per device (scheduler and statistics). While
+ * USTOR_BDEV_F_SCHED is set, bdev->ops is the scheduler's table, which
+ * forwards to the driver's (drv_ops) and sends held requests when polled;
+ * the inline submit and poll stay as they are for the default policy.
+ */
 struct ustor_block_sched {
+	const struct ustor_block_ops *drv_ops; /* the driver's ops while bdev->ops is swapped */
 	struct ustor_block_req *head;   /* requests held in software, dispatch order */
 	struct ustor_block_req *tail;
+	struct ustor_block_req *watch;  /* DEADLINE: sent requests with a deadline */
 	uint32_t held;                  /* requests on the list */
 	uint16_t rr_next;               /* next queue for USTOR_SCHED_ROUND_ROBIN */
 	uint8_t policy;                 /* enum ustor_block_policy */
@@ -165,14 +194,52 @@ struct ustor_block_device {
 };
 
 /*
+ * The fast path reads op, flags and state (adjacent bytes) as one 32-bit
+ * word and keeps op, USTOR_REQ_F_WAIT and the ACTIVE bit of state: a read
+ * that may go straight to the driver gives 0, such a write
+ * USTOR_REQ_RW_WRITE, anything else (another op, F_WAIT, an active
+ * request) has another bit set. One load and one mask do three checks, on
+ * either byte order.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define USTOR_REQ_RW_SHIFT(byte) (24u - 8u * (byte))
+#else
+#define USTOR_REQ_RW_SHIFT(byte) (8u * (byte))
+#endif
+#define USTOR_REQ_RW_WRITE (1u << USTOR_REQ_RW_SHIFT(0))
+#define USTOR_REQ_RW_MASK                                                            \
+	((0xffu << USTOR_REQ_RW_SHIFT(0)) | ((uint32_t)USTOR_REQ_F_WAIT << USTOR_REQ_RW_SHIFT(1)) | \
+	 ((uint32_t)USTOR_REQ_STATE_ACTIVE << USTOR_REQ_RW_SHIFT(2)))
+_Static_assert(offsetof(struct ustor_block_req, op) == 0 &&
+		       offsetof(struct ustor_block_req, flags) == 1 &&
+		       offsetof(struct ustor_block_req, state) == 2,
+	       "op, flags and state are read as one word");
+_Static_assert((USTOR_REQ_STATE_ACTIVE & (USTOR_REQ_STATE_IDLE | USTOR_REQ_STATE_DONE)) == 0,
+	       "the ACTIVE state has a bit of its own");
+
+static inline uint32_t ustor_block_req_rw(const struct ustor_block_req *req)
+{
+	uint32_t w;
+
+	__builtin_memcpy(&w, req, sizeof(w));
+	return (w & USTOR_REQ_RW_MASK) - ((uint32_t)USTOR_BLOCK_READ << USTOR_REQ_RW_SHIFT(0));
+}
+
+/*
  * ustor_block_submit and ustor_block_poll are inline: they run once per I/O
  * and a call layer of their own cost about as much as their checks.
  */
 
 /* ustor_block_submit without the inline shortcut: every check, each error
- * named exactly. Call ustor_block_submit instead. */
+ * named exactly, and the scheduling policy. Call ustor_block_submit instead. */
 ustor_status ustor_block_submit_checked(struct ustor_block_device *bdev,
 					struct ustor_block_req *req);
+
+/* The driver answered USTOR_ERR_BUSY: hold `req` if it has USTOR_REQ_F_WAIT
+ * (returns OK), else return BUSY. Called by ustor_block_submit. */
+ustor_status ustor_block_submit_busy(struct ustor_block_device *bdev,
+				     struct ustor_block_req *req);
+
 
 /*
  * Validate and submit; on USTOR_OK done() runs later from ustor_block_poll.
@@ -185,7 +252,7 @@ ustor_status ustor_block_submit_checked(struct ustor_block_device *bdev,
 static inline ustor_status ustor_block_submit(struct ustor_block_device *bdev,
 					      struct ustor_block_req *req)
 {
-	uint32_t rw; /* 0 read, 1 write; anything larger is another op */
+	uint32_t rw; /* 0 read, USTOR_REQ_RW_WRITE write; larger: see ustor_block_req_rw */
 	uint32_t refuse;
 	uint64_t end;
 
@@ -193,12 +260,13 @@ static inline ustor_status ustor_block_submit(struct ustor_block_device *bdev,
 		return ustor_block_submit_checked(bdev, req);
 	/* The common case in one pass: a read or write of 1..limit blocks (the
 	 * byte length must fit 32 bits: nblocks - 1 wraps for 0), inside the
-	 * device, on a device that takes it. Anything else, including every
-	 * error, goes through the full check, which names the exact error. */
-	rw = (uint32_t)req->op - USTOR_BLOCK_READ;
-	refuse = USTOR_BDEV_F_UNUSABLE | (rw != 0 ? USTOR_BDEV_F_READ_ONLY : 0u);
+	 * device, on a device that takes it, no USTOR_REQ_F_WAIT, no policy.
+	 * Anything else, including every error, goes through the full check,
+	 * which names the exact error and applies the scheduler. */
+	rw = ustor_block_req_rw(req);
+	refuse = USTOR_BDEV_F_UNUSABLE | USTOR_BDEV_F_SCHED | (rw != 0 ? USTOR_BDEV_F_READ_ONLY : 0u);
 	end = req->lba + req->nblocks;
-	if (__builtin_expect(rw > 1u || bdev->ops == NULL || req->state == USTOR_REQ_STATE_ACTIVE ||
+	if (__builtin_expect((rw & ~USTOR_REQ_RW_WRITE) != 0 || bdev->ops == NULL ||
 			     (bdev->flags & refuse) != 0 || req->buf == NULL ||
 			     req->nblocks - 1u >= (0xffffffffu >> bdev->block_shift) ||
 			     end < req->lba || end > bdev->nblocks, 0))
@@ -210,7 +278,16 @@ static inline ustor_status ustor_block_submit(struct ustor_block_device *bdev,
 	return bdev->ops->submit(bdev, req);
 }
 
-/* Reap completions on `queue`; returns how many requests finished. */
+/*
+ * Reap completions on `queue`; returns how many requests finished. With
+ * held requests or a policy set (the scheduler's ops are in place) it also
+ * sends what waits for `queue`,
+ * completes held requests whose deadline passed (TIMEOUT) and cancels sent
+ * ones whose deadline passed (ops->cancel: their done runs with the status
+ * cancel returns, and the device may still transfer to or from the buffer
+ * until a controller reset: do not reuse it for DMA before that). Poll
+ * every queue you submit to.
+ */
 static inline unsigned ustor_block_poll(struct ustor_block_device *bdev, uint16_t queue)
 {
 	if (bdev == NULL || bdev->ops == NULL)

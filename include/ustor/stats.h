@@ -57,7 +57,9 @@ ustor_status ustor_block_stats_enable(struct ustor_block_device *bdev,
 				      struct ustor_block_queue_stats *mem, uint16_t nqueues);
 
 /* Figures of one queue, or of all (USTOR_STATS_ALL); NOT_READY when off,
- * INVALID_ARG for a queue beyond the nqueues given to enable. */
+ * INVALID_ARG for a queue beyond the nqueues given to enable. Reads the
+ * counters without locks: with I/O running on other CPUs the figures may
+ * be off by the requests finishing meanwhile. */
 ustor_status ustor_block_stats_get(struct ustor_block_device *bdev, uint16_t queue,
 				   struct ustor_block_stats *out);
 

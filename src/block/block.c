@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Block layer: argument checks common to every driver, and the synchronous
- * calls built on submit/poll.
+ * calls built on submit/poll (scheduling is in sched.c, statistics in
+ * stats.c).
  */
 #include "ustor/block.h"
 
 #include "../core/mem.h"
 #include "../core/wait.h"
+#include "sched.h"
 
 static ustor_status ustor_block_check(const struct ustor_block_device *bdev,
 				      const struct ustor_block_req *req)
@@ -64,7 +66,12 @@ ustor_status ustor_block_submit_checked(struct ustor_block_device *bdev,
 	req->nvme_status = 0;
 	req->dev_status = 0;
 	req->error_lba = 0;
-	return bdev->ops->submit(bdev, req);
+	if (bdev->flags & USTOR_BDEV_F_SCHED)
+		return ustor_block_sched_submit(bdev, req);
+	st = bdev->ops->submit(bdev, req);
+	if (st == USTOR_ERR_BUSY)
+		st = ustor_block_submit_busy(bdev, req);
+	return st;
 }
 
 ustor_status ustor_block_run(struct ustor_block_device *bdev, struct ustor_block_req *req)
@@ -86,17 +93,21 @@ ustor_status ustor_block_run(struct ustor_block_device *bdev, struct ustor_block
 			break;
 		if (hal->now_ns(hal->ctx) >= deadline)
 			return USTOR_ERR_BUSY;
-		bdev->ops->poll(bdev, req->queue);
+		ustor_block_poll(bdev, req->queue);
 		ustor_wait_between_polls(hal, &spins);
 	}
 	if (st != USTOR_OK)
 		return st;
+	/* req->queue is final now (a policy may have chosen it). */
 	for (;;) {
-		bdev->ops->poll(bdev, req->queue);
+		ustor_block_poll(bdev, req->queue);
 		if (req->state == USTOR_REQ_STATE_DONE)
 			return req->status;
-		if (hal->now_ns(hal->ctx) >= deadline)
+		if (hal->now_ns(hal->ctx) >= deadline) {
+			/* The scheduler's cancel takes back a request still
+			 * held in software (TIMEOUT, it never reached the device). */
 			return bdev->ops->cancel(bdev, req);
+		}
 		ustor_wait_between_polls(hal, &spins);
 	}
 }

@@ -2,7 +2,9 @@
 /*
  * Host benchmark: the driver's own cost per 4 KiB read, submit plus
  * completion, against the NVMe model in no-copy mode (it parses PRPs but
- * moves no data). Usage: bench_host <qd> <ios>. Prints wall-clock ns per I/O
+ * moves no data). Usage: bench_host <qd> <ios> [plain|batch|stats]: batch
+ * submits with USTOR_REQ_F_MORE and kicks after each poll, stats counts
+ * statistics (ustor_block_stats_enable). Prints wall-clock ns per I/O
  * (library + model + hosted HAL); bench_host.sh runs it under callgrind to
  * count the instructions spent in the library alone.
  */
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "ustor/stats.h"
 
 #define MAX_QD 256
 
@@ -48,16 +51,22 @@ int main(int argc, char **argv)
 {
 	static struct fixture f;
 	static struct ustor_block_req reqs[MAX_QD];
+	static struct ustor_block_queue_stats qs[1];
 	struct bench b;
 	unsigned qd = argc > 1 ? (unsigned)atoi(argv[1]) : 1;
 	unsigned long ios = argc > 2 ? strtoul(argv[2], NULL, 10) : 100000;
+	const char *mode = argc > 3 ? argv[3] : "plain";
+	int batch = strcmp(mode, "batch") == 0;
+	uint8_t flags = batch ? USTOR_REQ_F_MORE : 0;
 	struct timespec t0, t1;
 	uint8_t *buf;
 	unsigned i;
 	double ns;
 
-	if (qd < 1 || qd > MAX_QD || ios < qd) {
-		fprintf(stderr, "usage: bench_host <qd 1..%u> <ios >= qd>\n", MAX_QD);
+	if (qd < 1 || qd > MAX_QD || ios < qd ||
+	    (!batch && strcmp(mode, "plain") != 0 && strcmp(mode, "stats") != 0)) {
+		fprintf(stderr, "usage: bench_host <qd 1..%u> <ios >= qd> [plain|batch|stats]\n",
+			MAX_QD);
 		return 2;
 	}
 	fx_setup(&f);
@@ -75,9 +84,12 @@ int main(int argc, char **argv)
 	b.rng = 1;
 	b.left = ios;
 	buf = fx_buf(&f, (size_t)qd * 4096, 0, 0);
+	if (strcmp(mode, "stats") == 0 && ustor_block_stats_enable(b.d, qs, 1) != USTOR_OK)
+		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < qd; i++) {
 		reqs[i].op = USTOR_BLOCK_READ;
+		reqs[i].flags = flags; /* kept on resubmission */
 		reqs[i].nblocks = 8;
 		reqs[i].buf = buf + (size_t)i * 4096;
 		reqs[i].done = bench_done;
@@ -87,12 +99,27 @@ int main(int argc, char **argv)
 		if (ustor_block_submit(b.d, &reqs[i]) != USTOR_OK)
 			b.errors++;
 	}
-	while (b.done < ios && b.errors == 0)
+	if (batch)
+		ustor_block_kick(b.d, 0);
+	while (b.done < ios && b.errors == 0) {
 		ustor_block_poll(b.d, 0);
+		if (batch) /* the callbacks resubmitted with F_MORE: one doorbell */
+			ustor_block_kick(b.d, 0);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-	printf("qd=%u ios=%lu errors=%u ns_per_io=%.0f (library+model+hosted HAL, wall clock)\n", qd,
-	       b.done, b.errors, ns / (double)b.done);
+	printf("qd=%u ios=%lu mode=%s errors=%u ns_per_io=%.0f (library+model+hosted HAL, wall clock)"
+	       " doorbells_per_io=%.2f\n",
+	       qd, b.done, mode, b.errors, ns / (double)b.done,
+	       (double)f.m.doorbell_writes / (double)b.done);
+	if (strcmp(mode, "stats") == 0) {
+		struct ustor_block_stats st;
+
+		if (ustor_block_stats_get(b.d, 0, &st) == USTOR_OK)
+			printf("stats: read_ops=%llu depth_max=%u p50=%llu ns p99=%llu ns\n",
+			       (unsigned long long)st.read_ops, (unsigned)st.max_depth,
+			       (unsigned long long)st.lat_p50_ns, (unsigned long long)st.lat_p99_ns);
+	}
 	fx_finish(&f);
 	return b.errors == 0 ? 0 : 1;
 }

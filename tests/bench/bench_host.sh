@@ -12,9 +12,9 @@ if ! command -v valgrind >/dev/null 2>&1; then
 	exit 1
 fi
 
-lib_ir() { # qd ios -> instructions spent in functions defined under src/
-	f="$out/callgrind.$1.$2"
-	valgrind --tool=callgrind --callgrind-out-file="$f" "$bin" "$1" "$2" >/dev/null 2>&1
+lib_ir() { # qd ios [mode] -> instructions spent in functions defined under src/
+	f="$out/callgrind.$1.$2.${3:-plain}"
+	valgrind --tool=callgrind --callgrind-out-file="$f" "$bin" "$1" "$2" "${3:-plain}" >/dev/null 2>&1
 	callgrind_annotate --inclusive=no --threshold=100 "$f" 2>/dev/null |
 		awk '/^ *[0-9,]+ +\( *[0-9.]+%\) +(src\/(core|ring|nvme|block|pci)|include\/ustor)\// { gsub(",", "", $1); s += $1 } END { print s + 0 }'
 }
@@ -27,4 +27,22 @@ for qd in 1 32; do
 	per=$(( (b - a) / (n2 - n1) ))
 	ns=$("$bin" "$qd" 200000 | sed -n 's/.*ns_per_io=\([0-9]*\).*/\1/p')
 	echo "bench-host: 4 KiB read QD$qd: $per instructions of library code per I/O (callgrind), $ns ns per I/O wall clock incl. model"
+done
+
+# Extra lines: QD32 batched (F_MORE on every submission, one ustor_block_kick
+# per poll) and QD32 with statistics on.
+for mode in batch stats; do
+	n1=2000
+	n2=12000
+	a=$(lib_ir 32 "$n1" "$mode")
+	b=$(lib_ir 32 "$n2" "$mode")
+	per=$(( (b - a) / (n2 - n1) ))
+	line=$("$bin" 32 200000 "$mode")
+	ns=$(echo "$line" | sed -n 's/.*ns_per_io=\([0-9]*\).*/\1/p')
+	db=$(echo "$line" | sed -n 's/.*doorbells_per_io=\([0-9.]*\).*/\1/p')
+	case $mode in
+	batch) what="batched (F_MORE + kick)" ;;
+	stats) what="statistics on" ;;
+	esac
+	echo "bench-host: 4 KiB read QD32 $what: $per instructions of library code per I/O (callgrind), $ns ns per I/O wall clock incl. model, $db doorbell writes per I/O"
 done

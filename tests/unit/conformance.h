@@ -25,6 +25,9 @@ struct conformance_target {
 	 * (returns how many); lets the suite keep many requests in flight. */
 	void (*hold)(void *ctx, int on);
 	unsigned (*release)(void *ctx);
+	/* Optional: like hold, but release completes in submission order
+	 * (lets the suite see the order the block layer sent requests in). */
+	void (*hold_ordered)(void *ctx, int on);
 	void *ctx;
 };
 
