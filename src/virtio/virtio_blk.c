@@ -718,6 +718,8 @@ ustor_status ustor_virtio_blk_shutdown(struct ustor_virtio_blk *vb)
 	/* Stopped: whatever was outstanding ends now, never silently. */
 	ustor_vblk_collect_all(vb, USTOR_ERR_SHUT_DOWN, &d);
 	(void)ustor_vblk_deliver(vb, d.head);
+	/* And those the block layer held (USTOR_REQ_F_WAIT, a policy). */
+	ustor_block_sched_fail_all(&vb->bdev, USTOR_ERR_SHUT_DOWN);
 	ustor_vblk_free_all(vb);
 	return USTOR_OK;
 }
