@@ -235,5 +235,6 @@ void kmain(uint32_t magic, uint32_t mbi_addr)
 
 	unsigned failures = kopt.bench_fio ? bench_run() : kopt.shell ? shell_run()
 			    : soak_wanted() ? soak_run() : selftest_run();
+	selftest_shutdown(); /* idempotent: every disk still up gets CC.SHN / a virtio reset before power-off */
 	kernel_exit(failures == 0 ? KERNEL_EXIT_PASS : KERNEL_EXIT_FAIL);
 }

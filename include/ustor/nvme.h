@@ -105,6 +105,17 @@ struct ustor_nvme_config {
 	uint16_t adaptive_high;        /* ADAPTIVE: mask at this many in flight (0 = default 8) */
 	uint16_t adaptive_low;         /* ADAPTIVE: unmask at this many or fewer (default 2) */
 	uint16_t rsvd_cfg;
+	/* Recovery (docs/ARCHITECTURE.md "Recovery"). */
+	uint32_t cmd_timeout_ms;       /* per-command deadline of I/O commands, checked on the
+					* poll path (0 = off: only the synchronous bound applies);
+					* clamped to io_timeout_ms / 3 so that abort, reset and
+					* re-submission fit inside one synchronous call */
+	uint32_t max_resets;           /* controller resets allowed within reset_window_ms; one
+					* more fails the controller (every waiter: DEVICE_GONE or
+					* FATAL). 0 = never reset: a timeout fails the controller */
+	uint32_t reset_window_ms;      /* resets further apart than this do not add up */
+	uint32_t not_ready_delay_ms;   /* wait before retrying "Namespace Not Ready" without CRD */
+	uint32_t max_retry_delay_ms;   /* cap on any retry delay (CRD from CRDT1-3); at most 30 s */
 };
 
 /* Fill `cfg` with defaults: 1 I/O queue of 256, 5 s admin, 30 s I/O, ... */
@@ -132,6 +143,8 @@ struct ustor_nvme_ctrl_info {
 	uint8_t lpa;
 	uint8_t elpe;      /* error log entries - 1 */
 	uint8_t rsvd;
+	uint16_t crdt[3];  /* Command Retry Delay Times 1-3, 100 ms units (CRD in a status) */
+	uint16_t rsvd2;
 };
 
 /* Decoded Identify Namespace fields. */
@@ -223,6 +236,8 @@ struct ustor_nvme_slot {
 	uint8_t rsvd;
 	uint16_t gen;            /* generation: bits 15:10 of the command id, in place
 				  * (advanced by 0x400, wrapping at 16 bits) */
+	uint16_t stamp;          /* watchdog epoch at issue; due time (ns >> 20, 16 bits)
+				  * when DELAYED */
 };
 
 /* One queue pair with its slots and PRP list pool. */
@@ -248,6 +263,16 @@ struct ustor_nvme_queue {
 	void *bookkeeping;              /* slots + free_ids allocation */
 	uint32_t bookkeeping_bytes;
 	uint32_t prp_pool_bytes;
+	/* Watchdog (nvme_recover.c): commands are stamped with wd_epoch, which
+	 * advances every cmd_timeout_ms / 4 while commands are in flight. */
+	uint16_t wd_epoch;              /* 16 bits: ages are compared modulo 2^16 */
+	uint16_t wd_abort_epoch;        /* epoch the last aborts were sent in */
+	uint64_t wd_next_ns;            /* next epoch tick */
+	uint16_t wd_cq_head;            /* CQ head at the last tick (progress check) */
+	uint8_t wd_aborting;            /* aborts sent for overdue commands */
+	uint8_t wd_polls;               /* polls since the last check (every 256th checks) */
+	uint16_t ndelayed;              /* slots holding a delayed retry */
+	uint16_t rsvd_wd;
 };
 
 struct ustor_nvme_ctrl;
@@ -306,6 +331,19 @@ struct ustor_nvme_ctrl {
 	struct ustor_nvme_ns ns[USTOR_NVME_MAX_NAMESPACES];
 	uint32_t nns;                   /* namespaces exposed */
 	uint32_t ns_skipped;            /* active namespaces beyond the array */
+
+	/* Recovery (nvme_recover.c). */
+	uint8_t recover_on;             /* init finished: timeouts may reset the controller */
+	uint8_t stopped;                /* failed with the controller disabled (memory may go) */
+	uint16_t rsvd_rec;
+	ustor_status failed_status;     /* why the controller failed (state FAILED) */
+	ustor_status reset_pending;     /* an admin timeout asks the next I/O poll for a reset */
+	uint32_t resets_recent;         /* resets within cfg.reset_window_ms */
+	uint64_t last_reset_ns;
+	uint32_t resets;                /* controller resets done (statistics) */
+	uint32_t aborts;                /* Abort commands sent */
+	uint32_t requeued;              /* requests re-submitted after a reset */
+	uint32_t retries_delayed;       /* retries that waited (CRD, Namespace Not Ready) */
 };
 
 /*
@@ -326,6 +364,20 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
  * controller refuse I/O afterwards.
  */
 ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl);
+
+/*
+ * Reset and re-initialise a READY controller (CC.EN=0, wait, enable, admin
+ * and every I/O queue with the same count and depth, re-identify the
+ * namespaces: one whose size or format changed becomes USTOR_BDEV_F_UNUSABLE
+ * with USTOR_ERR_NO_NAMESPACE). Block requests in flight are re-submitted
+ * from their first block (reads, writes, flush, discard and write-zeroes are
+ * idempotent); raw and admin commands in flight fail with USTOR_ERR_DEVICE
+ * ("Command Aborted By Host"). Counts against cfg.max_resets: past it, or if
+ * re-initialisation fails, the controller is failed and every request ends
+ * with USTOR_ERR_DEVICE_GONE or USTOR_ERR_FATAL (callbacks run). Polls
+ * call this by themselves on a timeout or CSTS.CFS (cfg.cmd_timeout_ms).
+ */
+ustor_status ustor_nvme_ctrl_reset(struct ustor_nvme_ctrl *ctrl);
 
 /* Read CSTS: USTOR_OK, USTOR_ERR_FATAL (CFS), USTOR_ERR_DEVICE_GONE (all ones)
  * or USTOR_ERR_NOT_READY (RDY clear). */

@@ -126,6 +126,15 @@ struct ustor_virtio_blk_config {
 	uint16_t msix_base;	     /* first MSI-X table entry used [0] */
 	uint16_t adaptive_depth;     /* IRQ_ADAPTIVE: chains in flight on a queue above
 				      * which interrupts are suppressed [4] */
+	/* Recovery (docs/ARCHITECTURE.md "Recovery"). */
+	uint32_t cmd_timeout_ms;     /* a queue with chains in flight and no completion
+				      * for this long is stalled: device reset and
+				      * re-initialisation, requests re-submitted [10000;
+				      * 0: off; clamped to io_timeout_ms / 3] */
+	uint32_t max_resets;	     /* recoveries within reset_window_ms; one more (or
+				      * a failed re-initialisation) breaks the device:
+				      * every request ends with FATAL/DEVICE_GONE [3] */
+	uint32_t reset_window_ms;    /* recoveries further apart do not add up [60000] */
 };
 
 /* Fill `cfg` with the defaults in brackets above. */
@@ -199,6 +208,8 @@ struct ustor_virtio_blk_queue {
 	uint16_t rsvd_q2;
 	uint32_t interrupts_armed;   /* times interrupts were switched on */
 	uint32_t interrupts_off;     /* times they were suppressed (adaptive) */
+	uint64_t wd_since;	     /* recovery: first empty poll with chains in flight
+				      * since the last completion (0: none) */
 };
 
 struct ustor_virtio_blk {
@@ -225,6 +236,12 @@ struct ustor_virtio_blk {
 	ustor_bus_addr bounce_bus;
 	uint32_t bounce_bytes;
 	uint32_t config_changes; /* configuration changes handled */
+	/* Recovery (virtio_recover.c). */
+	uint32_t resets;	 /* device resets with re-initialisation */
+	uint32_t resets_recent;	 /* within cfg.reset_window_ms */
+	uint64_t last_reset_ns;
+	uint32_t requeued;	 /* requests re-submitted after a reset */
+	uint32_t rsvd_rec;
 };
 
 /*
@@ -249,7 +266,18 @@ ustor_status ustor_virtio_blk_init_mmio(struct ustor_virtio_blk *vb, const struc
 					const struct ustor_virtio_blk_config *cfg);
 
 /*
- * Reset the device, end every outstanding request with USTOR_ERR_SHUT_DOWN
+ * Reset the device and initialise it again (same features, queues, limits),
+ * re-submitting every request that was in flight or waiting from its first
+ * block (reads, writes, flush, discard, write-zeroes are idempotent). Polls
+ * do this by themselves when a queue stalls (cfg.cmd_timeout_ms) or the
+ * device sets DEVICE_NEEDS_RESET. Bounded by cfg.max_resets: past it, or if
+ * re-initialisation fails, the device is broken and every request ends with
+ * USTOR_ERR_FATAL (USTOR_ERR_DEVICE_GONE if it reads all-ones).
+ */
+ustor_status ustor_virtio_blk_reset(struct ustor_virtio_blk *vb);
+
+/*
+ * Orderly shutdown: reset the device, end every outstanding request with USTOR_ERR_SHUT_DOWN
  * (callbacks run), free all memory (kept if the device would not reset).
  * The block device refuses I/O afterwards.
  */

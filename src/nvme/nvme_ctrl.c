@@ -20,6 +20,11 @@ void ustor_nvme_config_default(struct ustor_nvme_config *cfg)
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->io_retries = 2;
 	cfg->bounce_bytes = 64u * 1024u;
+	cfg->cmd_timeout_ms = 10000;
+	cfg->max_resets = 3;
+	cfg->reset_window_ms = 60000;
+	cfg->not_ready_delay_ms = 500;
+	cfg->max_retry_delay_ms = 5000;
 }
 
 void ustor_nvme_quirks(struct ustor_nvme_config *cfg, uint16_t vendor, uint16_t device)
@@ -150,7 +155,7 @@ static ustor_status ustor_nvme_read_cap(struct ustor_nvme_ctrl *ctrl)
 /* Firmware may hand over an enabled controller (HARDWARE.md item 1): make
  * it idle before touching the admin queue registers. `handoff`: the state is
  * unknown, so an enable still in progress is allowed to finish first. */
-static ustor_status ustor_nvme_disable(struct ustor_nvme_ctrl *ctrl, int handoff)
+ustor_status ustor_nvme_disable(struct ustor_nvme_ctrl *ctrl, int handoff)
 {
 	const struct ustor_hal *hal = ctrl->hal;
 	uint32_t cc = ustor_nvme_rd32(ctrl, USTOR_NVME_REG_CC);
@@ -173,7 +178,7 @@ static ustor_status ustor_nvme_disable(struct ustor_nvme_ctrl *ctrl, int handoff
 	return ustor_nvme_wait_ready(ctrl, 0);
 }
 
-static ustor_status ustor_nvme_enable(struct ustor_nvme_ctrl *ctrl)
+ustor_status ustor_nvme_enable(struct ustor_nvme_ctrl *ctrl)
 {
 	uint16_t depth = ctrl->admin.ring.depth;
 	uint32_t cc;
@@ -195,7 +200,7 @@ static ustor_status ustor_nvme_enable(struct ustor_nvme_ctrl *ctrl)
 
 /* MDTS is a power of two in units of CAP.MPSMIN; 0 means no limit
  * (HARDWARE.md item 7). The configured cap applies on top. */
-static void ustor_nvme_set_max_transfer(struct ustor_nvme_ctrl *ctrl)
+void ustor_nvme_set_max_transfer(struct ustor_nvme_ctrl *ctrl)
 {
 	uint32_t limit = USTOR_NVME_DEFAULT_MAX_TRANSFER;
 	uint32_t mdts_shift;
@@ -287,7 +292,7 @@ static ustor_status ustor_nvme_io_queues_create(struct ustor_nvme_ctrl *ctrl)
 }
 
 /* Free every allocation; the controller must be disabled (or never enabled). */
-static void ustor_nvme_free_all(struct ustor_nvme_ctrl *ctrl)
+void ustor_nvme_free_all(struct ustor_nvme_ctrl *ctrl)
 {
 	const struct ustor_hal *hal = ctrl->hal;
 	uint16_t i;
@@ -331,6 +336,11 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
 	    ctrl->cfg.shutdown_timeout_ms == 0 || ctrl->cfg.io_queue_depth < 2)
 		return USTOR_ERR_INVALID_ARG;
 
+	if (ctrl->cfg.max_retry_delay_ms > 30000u) /* 16-bit due times (slot->stamp) */
+		ctrl->cfg.max_retry_delay_ms = 30000u;
+	/* Detection, abort and reset must fit inside one synchronous call. */
+	if (ctrl->cfg.cmd_timeout_ms > ctrl->cfg.io_timeout_ms / 3u)
+		ctrl->cfg.cmd_timeout_ms = ctrl->cfg.io_timeout_ms / 3u;
 	ustor_nvme_pci_enable(ctrl);
 	st = ustor_nvme_read_cap(ctrl);
 	if (st != USTOR_OK)
@@ -385,6 +395,7 @@ ustor_status ustor_nvme_ctrl_init(struct ustor_nvme_ctrl *ctrl, const struct ust
 	st = ustor_nvme_ns_scan(ctrl);
 	if (st != USTOR_OK)
 		goto fail_disable;
+	ctrl->recover_on = 1;
 	return USTOR_OK;
 
 fail_disable:
@@ -410,6 +421,17 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 
 	if (ctrl == NULL || ctrl->hal == NULL)
 		return USTOR_ERR_INVALID_ARG;
+	if (ctrl->state == USTOR_NVME_STATE_FAILED) {
+		/* Every request already ended; free memory only if the
+		 * controller was seen to stop (it may still write there). */
+		ctrl->state = USTOR_NVME_STATE_SHUT_DOWN;
+		if (!ctrl->stopped) /* once more: it may answer again */
+			ctrl->stopped = ustor_nvme_rd32(ctrl, USTOR_NVME_REG_CSTS) != 0xffffffffu &&
+					ustor_nvme_disable(ctrl, 0) == USTOR_OK;
+		if (ctrl->stopped)
+			ustor_nvme_free_all(ctrl);
+		return ctrl->failed_status;
+	}
 	if (ctrl->state != USTOR_NVME_STATE_READY)
 		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
 								 : USTOR_ERR_NOT_READY;

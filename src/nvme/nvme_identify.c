@@ -21,6 +21,11 @@ void ustor_nvme_decode_id_ctrl(const struct ustor_nvme_id_ctrl *id, struct ustor
 	out->oncs = ustor_le16_to_cpu(id->oncs);
 	out->vwc = id->vwc;
 	out->sgls = ustor_le32_to_cpu(id->sgls);
+	/* CRDT1-3 (bytes 134..139, NVMe 1.4), in the reserved range of the
+	 * struct: read from the page itself. */
+	out->crdt[0] = ustor_get_le16((const uint8_t *)id + 134);
+	out->crdt[1] = ustor_get_le16((const uint8_t *)id + 136);
+	out->crdt[2] = ustor_get_le16((const uint8_t *)id + 138);
 }
 
 ustor_status ustor_nvme_decode_id_ns(const struct ustor_nvme_id_ns *id, uint32_t nsid,

@@ -15,6 +15,8 @@
 #define USTOR_NVME_STATE_READY 1
 #define USTOR_NVME_STATE_SHUT_DOWN 2
 #define USTOR_NVME_STATE_STOPPING 3 /* shutdown deleting queues: admin only */
+#define USTOR_NVME_STATE_RESETTING 4 /* recovery re-initialising: admin only, I/O gets BUSY */
+#define USTOR_NVME_STATE_FAILED 5    /* given up: I/O gets ctrl->failed_status */
 
 /* Branch hints and a way to keep a cold path out of its hot caller (GCC
  * and Clang, the compilers the library supports). */
@@ -38,6 +40,9 @@
  * itself describes the command, the slot only records its owner; the error
  * path turns it into a BLOCK chunk (ustor_nvme_io_complete). */
 #define USTOR_NVME_SLOT_ONE 4
+/* A BLOCK chunk that failed transiently and waits (slot->stamp is its due
+ * time) before it is sent again: CRD or Namespace Not Ready. */
+#define USTOR_NVME_SLOT_DELAYED 5
 
 /*
  * The queue's own bit in q->ring.flags: requests may be waiting to be
@@ -81,6 +86,7 @@
 struct ustor_nvme_raw {
 	struct ustor_nvme_cpl cpl;
 	int done;
+	ustor_status err; /* set (with done) when a reset ended the command */
 };
 
 /* Registers (nvme_regs.c). 64-bit ones go as two 32-bit halves, low first,
@@ -220,6 +226,34 @@ void ustor_nvme_io_issue_waiting(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
  * completed but undelivered) with `status`, callbacks included. Only when
  * the controller is stopped (no DMA can follow). */
 void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status);
+
+/* Recovery (nvme_recover.c). */
+/* Poll-path check of queue q (outside its lock): delayed retries that are
+ * due, per-command deadlines (Abort, then reset), CSTS when nothing
+ * progressed, a reset an admin timeout asked for. */
+void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q);
+/* Reset and re-initialise for `cause` (TIMEOUT, FATAL, ...), or fail the
+ * controller when over the reset limit or re-initialisation fails. */
+ustor_status ustor_nvme_recover(struct ustor_nvme_ctrl *ctrl, ustor_status cause);
+/* Give up: disable if possible, state FAILED, every request ends with `st`. */
+void ustor_nvme_ctrl_fail(struct ustor_nvme_ctrl *ctrl, ustor_status st);
+/* Delay (ms) before retrying a command that failed with `status` (CRD from
+ * CRDT1-3, Namespace Not Ready), capped; 0 = retry at once. */
+uint32_t ustor_nvme_retry_delay_ms(const struct ustor_nvme_ctrl *ctrl, uint16_t status);
+/* Send the chunk in slot idx again (a fresh command id). 0 = sent. */
+int ustor_nvme_io_resend(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q, unsigned idx);
+/* Clock in the units of slot->stamp for delayed retries (ns >> 20, about
+ * a millisecond; 16 bits wrap after 68 s, so delays stay under 30 s). */
+static inline uint16_t ustor_nvme_ms_clock(const struct ustor_hal *hal)
+{
+	return (uint16_t)(hal->now_ns(hal->ctx) >> 20);
+}
+
+/* Bring-up steps shared with recovery (nvme_ctrl.c). */
+ustor_status ustor_nvme_disable(struct ustor_nvme_ctrl *ctrl, int handoff);
+ustor_status ustor_nvme_enable(struct ustor_nvme_ctrl *ctrl);
+void ustor_nvme_set_max_transfer(struct ustor_nvme_ctrl *ctrl);
+void ustor_nvme_free_all(struct ustor_nvme_ctrl *ctrl);
 
 /* Namespaces (nvme_ns.c). */
 ustor_status ustor_nvme_ns_scan(struct ustor_nvme_ctrl *ctrl);

@@ -164,6 +164,7 @@ static ustor_status ustor_nvme_io_issue(struct ustor_nvme_ctrl *ctrl, struct ust
 		s->nblocks = opcode == USTOR_NVME_CMD_FLUSH ? 0 : n;
 		s->buf_off = (uint32_t)(req->next_lba - req->lba) << ns->info.lbads;
 		s->retries_left = ctrl->io_retries;
+		s->stamp = q->wd_epoch;
 		st = ustor_nvme_io_build(ctrl, q, ns, req, (unsigned)idx, &sqe);
 		if (st == USTOR_OK)
 			st = ustor_sqcq_push(&q->ring, &sqe);
@@ -253,6 +254,23 @@ static int ustor_nvme_io_chunk_done(struct ustor_nvme_queue *q, unsigned idx,
 	return 1;
 }
 
+int ustor_nvme_io_resend(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q, unsigned idx)
+{
+	struct ustor_nvme_slot *s = &q->slots[idx];
+	struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
+	struct ustor_nvme_sqe sqe;
+
+	s->kind = USTOR_NVME_SLOT_BLOCK;
+	s->gen = (uint16_t)(s->gen + USTOR_NVME_GEN_STEP);
+	s->stamp = q->wd_epoch;
+	if (ustor_nvme_io_build(ctrl, q, (struct ustor_nvme_ns *)req->drv, req, idx, &sqe) !=
+		    USTOR_OK ||
+	    ustor_sqcq_push(&q->ring, &sqe) != USTOR_OK)
+		return -1;
+	ustor_sqcq_ring_sq(&q->ring);
+	return 0;
+}
+
 int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
 			   unsigned idx, uint16_t status, struct ustor_nvme_done *done)
 {
@@ -263,18 +281,23 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 		ustor_nvme_io_expand_one(ctrl, s, req);
 	if (USTOR_NVME_STATUS_FAILED(status)) {
 		if (!USTOR_NVME_STATUS_DNR(status) && s->retries_left > 0) {
-			struct ustor_nvme_sqe sqe;
-			struct ustor_nvme_ns *ns = (struct ustor_nvme_ns *)req->drv;
+			uint32_t delay_ms = ustor_nvme_retry_delay_ms(ctrl, status);
 
 			/* Transient (DNR clear): send the same chunk again under
-			 * a fresh command id. The completed entry freed an SQ slot. */
+			 * a fresh command id, at once (the completed entry freed
+			 * an SQ slot) or, for CRD and Namespace Not Ready, when
+			 * the watchdog finds it due. */
 			s->retries_left--;
-			s->gen = (uint16_t)(s->gen + USTOR_NVME_GEN_STEP);
-			if (ustor_nvme_io_build(ctrl, q, ns, req, idx, &sqe) == USTOR_OK &&
-			    ustor_sqcq_push(&q->ring, &sqe) == USTOR_OK) {
-				ustor_sqcq_ring_sq(&q->ring);
+			if (delay_ms != 0) {
+				s->gen = (uint16_t)(s->gen + USTOR_NVME_GEN_STEP);
+				s->kind = USTOR_NVME_SLOT_DELAYED;
+				s->stamp = (uint16_t)(ustor_nvme_ms_clock(ctrl->hal) + delay_ms);
+				q->ndelayed++;
+				ctrl->retries_delayed++;
 				return 0;
 			}
+			if (ustor_nvme_io_resend(ctrl, q, idx) == 0)
+				return 0;
 		}
 		if (req->status == USTOR_OK) {
 			req->status = ustor_nvme_status_to_ustor(status);
@@ -326,9 +349,14 @@ static USTOR_NOINLINE ustor_status ustor_nvme_ns_submit_slow(struct ustor_block_
 	struct ustor_nvme_queue *q;
 	ustor_status st;
 
-	if (ctrl->state != USTOR_NVME_STATE_READY)
+	if (ctrl->state != USTOR_NVME_STATE_READY) {
+		if (ctrl->state == USTOR_NVME_STATE_RESETTING)
+			return USTOR_ERR_BUSY; /* back once re-initialised */
+		if (ctrl->state == USTOR_NVME_STATE_FAILED)
+			return ctrl->failed_status;
 		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
 								 : USTOR_ERR_NOT_READY;
+	}
 	q = ustor_nvme_io_queue(ctrl, req->queue);
 	req->drv = ns;
 	/* ustor_block_submit checked op, buffer and range. A request of
@@ -479,6 +507,7 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 	e->cdw0 = ustor_cpu_to_le32(((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16) ^ 3u ^ req->op);
 	q->slots[idx].owner = req;
 	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
+	q->slots[idx].stamp = q->wd_epoch;
 	req->state = USTOR_REQ_STATE_ACTIVE;
 	if (flags & USTOR_NVME_SUBMIT_STATS) {
 		q->ring.flags |= USTOR_NVME_QF_STATS; /* its completion is counted too */
@@ -589,6 +618,12 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 		ustor_nvme_io_unlink(q, req);
 		for (j = 0; j + 1u < q->ring.depth; j++) {
 			/* A free slot's owner is stale (ustor_nvme_slot_put). */
+			if (q->slots[j].kind == USTOR_NVME_SLOT_DELAYED && q->slots[j].owner == req) {
+				/* Not at the device: free at once. */
+				q->ndelayed--;
+				ustor_nvme_slot_put(q, j);
+				continue;
+			}
 			if (q->slots[j].kind != USTOR_NVME_SLOT_FREE && q->slots[j].owner == req) {
 				q->slots[j].owner = NULL;
 				q->slots[j].kind = USTOR_NVME_SLOT_ABANDONED;
@@ -632,6 +667,9 @@ static ustor_status ustor_nvme_ns_cancel(struct ustor_block_device *bdev,
 		ustor_stats_on_complete(bdev, req);
 		ustor_nvme_unlock(ctrl->hal, q);
 	}
+	/* A reset stops the device using the buffer: the next poll does it. */
+	if (ctrl->recover_on && ctrl->cfg.cmd_timeout_ms != 0 && ctrl->reset_pending == USTOR_OK)
+		ctrl->reset_pending = USTOR_ERR_TIMEOUT;
 	return st;
 }
 
@@ -688,7 +726,8 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 		for (j = 0; j + 1u < q->ring.depth; j++) {
 			struct ustor_nvme_slot *s = &q->slots[j];
 
-			if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_BLOCK)
+			if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_BLOCK ||
+			    s->kind == USTOR_NVME_SLOT_DELAYED)
 				ustor_nvme_io_collect(&d, (struct ustor_block_req *)s->owner, status, 0);
 			s->owner = NULL;
 		}

@@ -116,6 +116,9 @@ static USTOR_NOINLINE unsigned ustor_nvme_cpl_other(struct ustor_nvme_ctrl *ctrl
 		ustor_nvme_slot_put(q, idx);
 		return 0;
 	}
+	case USTOR_NVME_SLOT_DELAYED: /* not sent: a completion for it is forged */
+		q->bad_cqe++;
+		return 0;
 	default: /* abandoned: its owner gave up; now the slot is free */
 		if (q->dsm_owner == (void *)s)
 			q->dsm_owner = NULL;
@@ -328,6 +331,7 @@ unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
 	struct ustor_nvme_ctrl *ctrl = ustor_nvme_bdev_ns(bdev)->ctrl;
 	struct ustor_nvme_queue *q;
 	uint32_t flags;
+	unsigned n;
 
 	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
 		return 0;
@@ -336,8 +340,14 @@ unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
 	 * once, here. */
 	flags = q->ring.flags;
 	if (USTOR_UNLIKELY(flags != 0))
-		return ustor_nvme_queue_poll_flags(ctrl, q, flags);
-	return ustor_nvme_queue_poll_plain(ctrl, q);
+		n = ustor_nvme_queue_poll_flags(ctrl, q, flags);
+	else
+		n = ustor_nvme_queue_poll_plain(ctrl, q);
+	/* Deadlines and delayed retries: on an empty poll, and on every
+	 * 256th, so one stuck command among busy ones is still seen. */
+	if (USTOR_UNLIKELY(n == 0 || ++q->wd_polls == 0))
+		ustor_nvme_watchdog(ctrl, q);
+	return n;
 }
 
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,
@@ -352,6 +362,7 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 	int idx;
 
 	raw.done = 0;
+	raw.err = USTOR_OK;
 	raw.cpl.dw0 = 0;
 	raw.cpl.status = 0;
 	raw.cpl.rsvd = 0;
@@ -372,6 +383,7 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 	}
 	q->slots[idx].kind = USTOR_NVME_SLOT_RAW;
 	q->slots[idx].owner = &raw;
+	q->slots[idx].stamp = q->wd_epoch;
 	q->slots[idx].opcode = (uint8_t)sqe->cdw0;
 	sqe->cdw0 = (sqe->cdw0 & 0xffffu) | ((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16);
 	st = ustor_sqcq_push(&q->ring, sqe);
@@ -401,6 +413,10 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 				  (unsigned)(sqe->cdw0 & 0xffu), timeout_ms);
 			ustor_nvme_log_regs(ctrl, "command timeout");
 			st = ustor_nvme_ctrl_check(ctrl);
+			/* The device may still use the slot's memory: the next
+			 * I/O poll resets the controller (nvme_recover.c). */
+			if (ctrl->recover_on && ctrl->reset_pending == USTOR_OK)
+				ctrl->reset_pending = USTOR_ERR_TIMEOUT;
 			return (st == USTOR_ERR_FATAL || st == USTOR_ERR_DEVICE_GONE) ? st
 										     : USTOR_ERR_TIMEOUT;
 		}
@@ -409,6 +425,8 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 	}
 	if (out != NULL)
 		*out = raw.cpl;
+	if (raw.err != USTOR_OK)
+		return raw.err; /* a reset ended it (its status says so) */
 	if (USTOR_NVME_STATUS_FAILED(raw.cpl.status)) {
 		USTOR_WARN(hal, "nvme%u: q%u: opcode %02x failed: %s (sct %u sc %02x%s%s)",
 			   (unsigned)ctrl->cfg.index, (unsigned)q->ring.qid,
@@ -424,7 +442,8 @@ ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_que
 ustor_status ustor_nvme_admin(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_sqe *sqe,
 			      struct ustor_nvme_cpl *out)
 {
-	if ((ctrl->state != USTOR_NVME_STATE_READY && ctrl->state != USTOR_NVME_STATE_STOPPING) ||
+	if ((ctrl->state != USTOR_NVME_STATE_READY && ctrl->state != USTOR_NVME_STATE_STOPPING &&
+	     ctrl->state != USTOR_NVME_STATE_RESETTING) ||
 	    ctrl->admin.ring.sq == NULL)
 		return ctrl->state == USTOR_NVME_STATE_SHUT_DOWN ? USTOR_ERR_SHUT_DOWN
 								 : USTOR_ERR_NOT_READY;

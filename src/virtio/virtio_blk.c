@@ -46,6 +46,9 @@ void ustor_virtio_blk_config_default(struct ustor_virtio_blk_config *cfg)
 	cfg->num_queues = 1;
 	cfg->indirect_max = 34;
 	cfg->adaptive_depth = 4;
+	cfg->cmd_timeout_ms = 10000;
+	cfg->max_resets = 3;
+	cfg->reset_window_ms = 60000;
 }
 
 /* Ring features the config allows. */
@@ -605,6 +608,41 @@ fail:
 	return st;
 }
 
+ustor_status ustor_vblk_reinit(struct ustor_virtio_blk *vb)
+{
+	struct ustor_virtio_dev *dev = &vb->dev;
+	uint64_t features = dev->features;
+	uint32_t block_size = vb->bdev.block_size;
+	ustor_status st;
+
+	st = ustor_virtio_negotiate(dev, ustor_vblk_wanted(&vb->cfg), vb->cfg.init_timeout_ms);
+	if (st != USTOR_OK)
+		return st;
+	if (dev->features != features) {
+		USTOR_ERR(vb->hal, "%s: features changed across the reset (%016llx, were %016llx)",
+			  vb->bdev.name, (unsigned long long)dev->features,
+			  (unsigned long long)features);
+		return USTOR_ERR_BAD_DEVICE;
+	}
+	st = ustor_vblk_read_config(vb, &vb->info);
+	if (st == USTOR_OK)
+		st = ustor_vblk_queues_init(vb);
+	if (st == USTOR_OK)
+		st = ustor_vblk_limits(vb);
+	if (st != USTOR_OK)
+		return st;
+	if (vb->bdev.block_size != block_size) {
+		USTOR_ERR(vb->hal, "%s: block size changed across the reset (%u, was %u)",
+			  vb->bdev.name, vb->bdev.block_size, block_size);
+		return USTOR_ERR_BAD_DEVICE;
+	}
+	if (vb->bounce != NULL) { /* the device was reset: safe again */
+		vb->bdev.bounce = vb->bounce;
+		vb->bdev.bounce_len = vb->bounce_bytes;
+	}
+	return ustor_virtio_driver_ok(dev);
+}
+
 static ustor_status ustor_vblk_prepare(struct ustor_virtio_blk *vb, const struct ustor_hal *hal,
 				       const struct ustor_virtio_blk_config *cfg)
 {
@@ -796,6 +834,14 @@ unsigned ustor_vblk_after_unlock(struct ustor_virtio_blk *vb, struct ustor_vblk_
 
 	if (USTOR_VIRTIO_UNLIKELY(vb->break_pending)) {
 		vb->break_pending = 0;
+		/* A reset and re-initialisation first (bounded by max_resets);
+		 * if that is not possible, the device stays broken below. */
+		/* A device that asked for a reset is reset and used again; one
+		 * that returned impossible values (BAD_DEVICE) is not trusted. */
+		if (vb->cfg.cmd_timeout_ms != 0 && vb->bdev.unusable_reason != USTOR_ERR_BAD_DEVICE) {
+			(void)ustor_vblk_recover(vb, vb->bdev.unusable_reason, d);
+			return ustor_vblk_deliver(vb, d->head);
+		}
 		/* Stop the device before anything is handed back: after the
 		 * reset it uses no buffer. If it does not reset, requests stay
 		 * outstanding (their callers time out): their buffers may still

@@ -317,6 +317,8 @@ static ustor_status ustor_vblk_not_ready(const struct ustor_virtio_blk *vb)
 		return USTOR_ERR_SHUT_DOWN;
 	case USTOR_VBLK_STATE_BROKEN:
 		return vb->bdev.unusable_reason;
+	case USTOR_VBLK_STATE_RESETTING:
+		return USTOR_ERR_BUSY; /* back once re-initialised */
 	default:
 		return USTOR_ERR_NOT_READY;
 	}
@@ -477,6 +479,7 @@ static void ustor_vblk_reap(struct ustor_virtio_blk *vb, struct ustor_virtio_blk
 			return;
 		}
 		s = &q->slots[head];
+		q->wd_since = 0; /* a completion ends a stall (virtio_recover.c) */
 		status = ustor_vblk_rec(q, head) + USTOR_VBLK_REC_STATUS;
 		if (q->vq.sync)
 			hal->dma_sync(hal->ctx, status, 1, USTOR_DMA_FROM_DEVICE);
@@ -579,6 +582,19 @@ static __attribute__((noinline)) int ustor_vblk_irq_update(struct ustor_virtio_b
 
 /* Poll: reap under the lock, issue what waits, then run the callbacks with
  * the lock dropped (they may submit again). */
+/* A poll that finished nothing: a pending break first, then, with chains
+ * in flight, the stall watchdog (virtio_recover.c). */
+static USTOR_VIRTIO_NOINLINE unsigned ustor_vblk_poll_idle(struct ustor_virtio_blk *vb,
+							   struct ustor_virtio_blk_queue *q,
+							   struct ustor_vblk_done *d)
+{
+	unsigned n = ustor_vblk_after_unlock(vb, d);
+
+	if (n == 0 && q->vq.num_free != q->vq.size)
+		ustor_vblk_watchdog(vb, q);
+	return n;
+}
+
 static unsigned ustor_vblk_poll(struct ustor_block_device *bdev, uint16_t queue)
 {
 	struct ustor_virtio_blk *vb = ustor_vblk_of(bdev);
@@ -618,7 +634,20 @@ again:
 			ustor_virtq_kick(&q->vq);
 	}
 	ustor_vblk_unlock(hal, q);
+	/* Recovery: a stall shows on empty polls (reap ends one at each
+	 * completion). */
+	if (USTOR_VIRTIO_UNLIKELY(d.head == NULL))
+		return ustor_vblk_poll_idle(vb, q, &d);
 	return ustor_vblk_after_unlock(vb, &d);
+}
+
+void ustor_vblk_requeue(struct ustor_virtio_blk_queue *q, struct ustor_block_req *req)
+{
+	req->next_lba = req->lba;
+	req->in_flight = 0;
+	req->left = req->op == USTOR_BLOCK_FLUSH ? 1u : req->nblocks;
+	req->state = USTOR_REQ_STATE_ACTIVE;
+	ustor_vblk_wait_add(q, req); /* the next poll issues it */
 }
 
 /* Notify what USTOR_REQ_F_MORE left pending on `queue`. */

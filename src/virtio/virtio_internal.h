@@ -14,6 +14,7 @@
 
 #define USTOR_VIRTIO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define USTOR_VIRTIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define USTOR_VIRTIO_NOINLINE __attribute__((noinline))
 
 /* ---- Wire byte order ----------------------------------------------------
  * Modern devices: little-endian. Legacy devices: the guest's own order
@@ -328,6 +329,7 @@ static inline uint32_t ustor_virtq_in_flight(const struct ustor_virtq *vq)
 #define USTOR_VBLK_STATE_READY 1
 #define USTOR_VBLK_STATE_SHUT_DOWN 2
 #define USTOR_VBLK_STATE_BROKEN 3 /* reset after a fatal device error; unusable */
+#define USTOR_VBLK_STATE_RESETTING 4 /* recovery re-initialising: I/O gets BUSY */
 
 /* Slot kinds. */
 #define USTOR_VBLK_SLOT_FREE 0
@@ -444,6 +446,22 @@ void ustor_vblk_break(struct ustor_virtio_blk *vb, ustor_status status, const ch
  * device, bounded, then end everything outstanding with the unusable
  * reason onto `d`), then run the callbacks on `d`. Returns how many ran. */
 unsigned ustor_vblk_after_unlock(struct ustor_virtio_blk *vb, struct ustor_vblk_done *d);
+
+/* Recovery (virtio_recover.c). An empty poll of q (no lock held): a queue
+ * with chains in flight and no completion for cfg.cmd_timeout_ms is
+ * stalled: one status read, then recovery or "device gone". */
+void ustor_vblk_watchdog(struct ustor_virtio_blk *vb, struct ustor_virtio_blk_queue *q);
+/* Reset, re-initialise, re-submit (no lock held); finished requests go on
+ * `d`. Not USTOR_OK: the device is broken and everything ended on `d`. */
+ustor_status ustor_vblk_recover(struct ustor_virtio_blk *vb, ustor_status cause,
+				struct ustor_vblk_done *d);
+/* The bring-up again after a reset, with every queue freed: features
+ * (must come out the same), configuration, queues, limits, DRIVER_OK
+ * (virtio_blk.c). */
+ustor_status ustor_vblk_reinit(struct ustor_virtio_blk *vb);
+/* Put `req` back on its queue's waiting list from its first block (queue
+ * lock held); the next poll of the queue sends it (virtio_blk_io.c). */
+void ustor_vblk_requeue(struct ustor_virtio_blk_queue *q, struct ustor_block_req *req);
 
 /* Read the configuration fields the driver uses (generation-checked). */
 ustor_status ustor_vblk_read_capacity(struct ustor_virtio_blk *vb, uint64_t *out_sectors);

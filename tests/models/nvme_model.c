@@ -139,6 +139,10 @@ static int cq_write(struct ustor_nvme_model *m, struct ustor_mdl_cq *cq,
 	}
 	if (e->sqid < p->nq && p->sq[e->sqid].exists)
 		sqhd = p->sq[e->sqid].head;
+	if (m->bad_sqhd) { /* hostile: an SQ head outside the queue */
+		m->bad_sqhd--;
+		sqhd = 0xffffu;
+	}
 	mdl_put32(q + 0, e->dw0);
 	mdl_put32(q + 4, e->dw1);
 	mdl_put16(q + 8, (uint16_t)sqhd);
@@ -378,6 +382,40 @@ static int inject_match(struct ustor_nvme_model *m,
 	return 0;
 }
 
+static int p_hold_match(const struct ustor_nvme_model *m,
+			const struct ustor_mdl_cmd *c)
+{
+	return (m->hold_qid < 0 || m->hold_qid == (int)c->sqid) &&
+	       (m->hold_opcode < 0 || m->hold_opcode == (int)c->opc) &&
+	       m->priv->nheld_cmds < USTOR_NVME_MODEL_MAX_HELD;
+}
+
+/* Abort (base spec 5.1) of a held command: it completes with Command Abort
+ * Requested, then the Abort itself with dw0 bit 0 clear. Returns 1 when it
+ * handled the Abort (a held command matched and aborts are honoured). */
+static int abort_held(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c)
+{
+	struct ustor_nvme_model_priv *p = m->priv;
+	uint16_t sqid = (uint16_t)c->cdw[10];
+	uint16_t cid = (uint16_t)(c->cdw[10] >> 16);
+
+	if (m->abort_ignored)
+		return 0;
+	for (unsigned i = 0; i < p->nheld_cmds; i++) {
+		struct ustor_mdl_cmd h = p->held_cmds[i];
+
+		if (h.sqid != sqid || h.cid != cid)
+			continue;
+		p->held_cmds[i] = p->held_cmds[--p->nheld_cmds];
+		m->commands_aborted++;
+		complete(m, &h, MDL_ST(0, 0x07));
+		c->dw0 = 0; /* aborted */
+		complete(m, c, MDL_SC_OK);
+		return 1;
+	}
+	return 0;
+}
+
 static void run_command(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c)
 {
 	uint16_t status;
@@ -391,6 +429,15 @@ static void run_command(struct ustor_nvme_model *m, struct ustor_mdl_cmd *c)
 		ustor_nvme_mdl_set_fatal(m, "fatal_after reached");
 		return;
 	}
+	if (c->sqid != 0 && m->hold_commands &&
+	    p_hold_match(m, c)) {
+		m->hold_commands--;
+		m->commands_held++;
+		m->priv->held_cmds[m->priv->nheld_cmds++] = *c;
+		return;
+	}
+	if (c->sqid == 0 && c->opc == MDL_ADM_ABORT && abort_held(m, c))
+		return;
 	if (!inject_match(m, c, &status)) {
 		status = c->sqid == 0 ? ustor_nvme_mdl_admin_exec(m, c)
 				      : ustor_nvme_mdl_io_exec(m, c);
@@ -675,6 +722,8 @@ static void ctrl_reset(struct ustor_nvme_model *m)
 	struct ustor_nvme_model_priv *p = m->priv;
 
 	m->resets++;
+	m->held_dropped_by_reset += p->nheld_cmds;
+	p->nheld_cmds = 0;
 	queues_clear(m);
 	features_reset(m);
 	p->cfs = 0;
@@ -1022,6 +1071,8 @@ static void knobs_default(struct ustor_nvme_model *m)
 	m->drop_qid = -1;
 	m->drop_opcode = -1;
 	m->fatal_after = -1;
+	m->hold_qid = -1;
+	m->hold_opcode = -1;
 	m->garbage_seed = 0x12345678u;
 	m->smart_temperature = 310;
 	for (unsigned i = 0; i < USTOR_NVME_MODEL_MAX_INJECT; i++) {

@@ -65,6 +65,7 @@
 
 #define USTOR_NVME_MODEL_MAX_NS 16
 #define USTOR_NVME_MODEL_MAX_INJECT 4
+#define USTOR_NVME_MODEL_MAX_HELD 16
 
 /*
  * A completion status as the model places it in CQE DW3 bits 31:16 with
@@ -162,6 +163,22 @@ struct ustor_nvme_model {
 	int dbbuf_stale_eventidx;
 	uint8_t smart_critical_warning; /* [0] SMART byte 0 */
 	uint16_t smart_temperature;  /* [310] Kelvin, SMART bytes 2:1 */
+	/* [0] the next N I/O commands matching hold_qid/hold_opcode are
+	 * fetched, then neither executed nor completed (a hung command): an
+	 * Abort naming them (SQID, CID) completes them with Command Abort
+	 * Requested (00h/07h, DNR clear) unless abort_ignored; a controller
+	 * reset forgets them. At most USTOR_NVME_MODEL_MAX_HELD at a time. */
+	unsigned hold_commands;
+	int hold_qid;                /* [-1] any I/O SQ */
+	int hold_opcode;             /* [-1] any */
+	int abort_ignored;           /* [0] Abort answers "not aborted", held stay held */
+	uint16_t crdt[3];            /* [0] Identify Controller CRDT1-3 (100 ms units) */
+	unsigned bad_sqhd;           /* [0] next N CQEs carry SQ head FFFFh */
+	/* [0] Identify Namespace lies: 1 NLBAF 255, 2 FLBAS index past NLBAF,
+	 * 3 LBADS 30 in the format in use, 4 NCAP > NSZE */
+	int hostile_id_ns;
+	/* Surprise removal: set `frozen` (below) to 1; every register then
+	 * reads all-ones and nothing is fetched or completed. */
 
 	/* ---- State and counters (read only) ---------------------------- */
 
@@ -178,6 +195,9 @@ struct ustor_nvme_model {
 	uint64_t shutdowns_with_io_queues; /* ... while I/O queues existed */
 	uint64_t host_read_cmds, host_write_cmds;
 	uint64_t data_bytes_read, data_bytes_written; /* no metadata */
+	uint64_t commands_held;       /* by hold_commands */
+	uint64_t commands_aborted;    /* held commands an Abort completed */
+	uint64_t held_dropped_by_reset; /* held commands a reset forgot */
 	uint64_t dbbuf_configs;       /* Doorbell Buffer Config commands accepted */
 	uint64_t shadow_updates;      /* new SQ tails / CQ heads seen only in the shadow page */
 

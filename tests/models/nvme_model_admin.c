@@ -76,6 +76,9 @@ static void identify_ctrl(struct ustor_nvme_model *m, uint8_t *d)
 	d[77] = c->mdts;
 	mdl_put16(d + 78, c->cntlid);
 	mdl_put32(d + 80, c->vs);         /* VER */
+	mdl_put16(d + 134, m->crdt[0]);   /* CRDT1-3 (100 ms units) */
+	mdl_put16(d + 136, m->crdt[1]);
+	mdl_put16(d + 138, m->crdt[2]);
 	d[111] = 1;                       /* CNTRLTYPE: I/O controller */
 	mdl_put16(d + 256, c->oacs);      /* OACS: bit 8 Doorbell Buffer Config */
 	d[258] = 3;                       /* ACL */
@@ -190,6 +193,14 @@ static uint16_t identify_build(struct ustor_nvme_model *m,
 			return MDL_SC_INVALID_NS;
 		if (ns)
 			identify_ns(ns, d);
+		if (ns && m->hostile_id_ns == 1)
+			d[25] = 0xff;                       /* NLBAF: 256 formats */
+		else if (ns && m->hostile_id_ns == 2)
+			d[26] = (uint8_t)(d[25] + 1u);      /* FLBAS past NLBAF */
+		else if (ns && m->hostile_id_ns == 3)
+			d[128 + 4 * (d[26] & 0xfu) + 2] = 30; /* LBADS 2^30 */
+		else if (ns && m->hostile_id_ns == 4)
+			mdl_put64(d + 8, ns->nblocks + 1u);   /* NCAP > NSZE */
 		return MDL_SC_OK;
 	case 0x01: /* controller */
 		identify_ctrl(m, d);

@@ -254,6 +254,10 @@ struct ustor_nvme_model_priv {
 	unsigned nns;
 	uint32_t nn;
 
+	/* commands held by hold_commands (fetched, not executed) */
+	struct ustor_mdl_cmd held_cmds[USTOR_NVME_MODEL_MAX_HELD];
+	unsigned nheld_cmds;
+
 	/* error log ring; err_count is also the last entry's Error Count */
 	struct ustor_mdl_err_entry err[MDL_ERR_ENTRIES];
 	uint64_t err_count;

@@ -90,7 +90,9 @@ uint16_t ustor_nvme_mdl_prp_map(struct ustor_nvme_model *m,
 {
 	struct ustor_nvme_model_priv *p = m->priv;
 	uint32_t ps = p->page_size;
-	uint64_t max = (uint64_t)1 << (12 + m->cfg.mpsmin + m->cfg.mdts);
+	/* A hostile MDTS (tests of the driver) may exceed 64 bits: no limit. */
+	unsigned mdts_shift = 12u + m->cfg.mpsmin + m->cfg.mdts;
+	uint64_t max = mdts_shift < 63u ? (uint64_t)1 << mdts_shift : UINT64_MAX;
 	uint64_t first, rem;
 	uint16_t st;
 

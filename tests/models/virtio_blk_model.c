@@ -297,6 +297,7 @@ void ustor_vbm_status_write(struct ustor_virtio_blk_model *m, uint8_t v)
 
 	if (v == 0) {
 		m->resets++;
+		m->stall_until_reset = 0;
 		device_reset(m);
 		return;
 	}

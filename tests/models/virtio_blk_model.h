@@ -233,6 +233,12 @@ struct ustor_virtio_blk_model {
 	/* [0] requests are executed (data, status byte) but their used
 	 * elements are never written; the descriptors stay device-owned */
 	int never_complete;
+	/* [0] as never_complete, until the driver resets the device (a hung
+	 * device that a reset brings back) */
+	int stall_until_reset;
+	/* [0] surprise removal: every register and config read returns
+	 * all-ones (PCI config space excepted) */
+	int gone;
 	int deferred;            /* [0] used elements wait for process() */
 	int reorder;             /* [0] process() posts newest first */
 	/* [0] the next N device configuration reads each change

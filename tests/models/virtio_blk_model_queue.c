@@ -190,7 +190,7 @@ void ustor_vbm_complete(struct ustor_virtio_blk_model *m, uint16_t qi,
 		m->bad_used_len--;
 		len = 0xffffffffu;
 	}
-	if (m->never_complete)
+	if (m->never_complete || m->stall_until_reset)
 		return;
 	if (m->deferred) {
 		if (p->ndone == p->cap_done) {

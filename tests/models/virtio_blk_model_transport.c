@@ -310,6 +310,9 @@ uint32_t ustor_vbm_bar_read(void *dev, uint32_t off)
 {
 	struct ustor_virtio_blk_model *m = dev;
 
+	if (m->gone)
+		return 0xffffffffu;
+
 	if (!(m->priv->pci_cmd & VBM_PCI_CMD_MSE)) {
 		ustor_vbm_violation(m, "BAR read at 0x%x with PCI Memory "
 				    "Space Enable off", off);
@@ -339,6 +342,9 @@ static uint32_t bar_narrow_read(void *dev, uint32_t off, uint32_t width)
 {
 	struct ustor_virtio_blk_model *m = dev;
 	uint32_t v;
+
+	if (m->gone)
+		return width == 1 ? 0xffu : 0xffffu;
 
 	if (!(m->priv->pci_cmd & VBM_PCI_CMD_MSE)) {
 		ustor_vbm_violation(m, "%u-byte BAR read at 0x%x with PCI "
@@ -646,6 +652,8 @@ uint32_t ustor_vbm_mmio_read(void *dev, uint32_t off)
 	struct ustor_vbm_queue *q = sel_queue(m);
 	int legacy = p->legacy;
 
+	if (m->gone)
+		return 0xffffffffu;
 	if (off >= VBM_MMIO_CONFIG)
 		return ustor_vbm_config_read(m, off - VBM_MMIO_CONFIG);
 	switch (off) {

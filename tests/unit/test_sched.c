@@ -44,6 +44,7 @@ static void start(struct fixture *f, uint32_t io_queues, uint32_t depth)
 	fx_setup(f);
 	f->cfg.io_queues = io_queues;
 	f->cfg.io_queue_depth = depth;
+	f->cfg.cmd_timeout_ms = 0; /* completions are withheld on purpose: no recovery */
 	f->mcfg.max_io_queues = 8;
 	CHECK_OK(fx_start(f));
 }

@@ -703,7 +703,8 @@ static void test_no_version_1(void)
 	vfx_finish(&f);
 }
 
-/* DEVICE_NEEDS_RESET mid-run: the waiting request times out, the timeout
+/* DEVICE_NEEDS_RESET mid-run with recovery off (cmd_timeout_ms 0; with it
+ * on see test_virtio_recover): the waiting request times out, the timeout
  * finds the status, the device is reset and declared unusable. */
 static void test_needs_reset(void)
 {
@@ -712,6 +713,7 @@ static void test_needs_reset(void)
 
 	vfx_setup(&f);
 	f.cfg.io_timeout_ms = 50;
+	f.cfg.cmd_timeout_ms = 0;
 	CHECK_OK(vfx_start(&f));
 	b = vfx_buf(&f, 4096, 0, 0);
 	CHECK_OK(ustor_block_read(f.d, 0, 1, b));
@@ -727,6 +729,7 @@ static void test_needs_reset(void)
 	/* Noticed by ustor_virtio_blk_check (the interrupt handler's call):
 	 * the requests outstanding end with FATAL at once. */
 	vfx_setup(&f);
+	f.cfg.cmd_timeout_ms = 0;
 	CHECK_OK(vfx_start(&f));
 	{
 		struct ustor_block_req reqs[3];
@@ -854,6 +857,7 @@ static void test_never_complete(void)
 
 	vfx_setup(&f);
 	f.cfg.io_timeout_ms = 50;
+	f.cfg.cmd_timeout_ms = 0; /* recovery off: test_virtio_recover has it on */
 	CHECK_OK(vfx_start(&f));
 	b = vfx_buf(&f, 4096, 0, 0);
 	f.m.never_complete = 1;
