@@ -469,6 +469,7 @@ static ustor_status ustor_vblk_get_id(struct ustor_virtio_blk *vb)
 	uint32_t spins = 0;
 	int legacy = vb->dev.legacy;
 	uint16_t head;
+	uint32_t resets;
 	char id[USTOR_VIRTIO_BLK_ID_BYTES];
 	size_t n;
 
@@ -500,8 +501,13 @@ static ustor_status ustor_vblk_get_id(struct ustor_virtio_blk *vb)
 	ustor_virtq_kick(&q->vq);
 
 	deadline = hal->now_ns(hal->ctx) + (uint64_t)vb->cfg.init_timeout_ms * 1000000u;
+	resets = vb->resets;
 	for (;;) {
 		vb->bdev.ops->poll(&vb->bdev, 0);
+		/* A recovery inside the poll freed the queue, `s` with it:
+		 * the request is gone, do not touch it (no serial then). */
+		if (vb->resets != resets)
+			return USTOR_ERR_TIMEOUT;
 		if (s->done || vb->state != USTOR_VBLK_STATE_READY)
 			break;
 		if (hal->now_ns(hal->ctx) >= deadline) {
