@@ -240,6 +240,10 @@ ustor_status ustor_block_submit_checked(struct ustor_block_device *bdev,
 ustor_status ustor_block_submit_busy(struct ustor_block_device *bdev,
 				     struct ustor_block_req *req);
 
+/* For drivers at shutdown: end every request still held in software (never
+ * sent) with `status`, running its callback. */
+void ustor_block_sched_fail_all(struct ustor_block_device *bdev, ustor_status status);
+
 
 /*
  * Validate and submit; on USTOR_OK done() runs later from ustor_block_poll.

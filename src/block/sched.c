@@ -412,6 +412,25 @@ int ustor_block_sched_forget(struct ustor_block_device *bdev, struct ustor_block
 	return held;
 }
 
+void ustor_block_sched_fail_all(struct ustor_block_device *bdev, ustor_status status)
+{
+	struct ustor_block_sched *s = &bdev->sched;
+	struct ustor_block_req *held;
+	struct ustor_block_req *req;
+
+	ustor_sched_lock(bdev);
+	held = s->head;
+	s->head = NULL;
+	s->tail = NULL;
+	s->held = 0;
+	ustor_sched_update_flag(bdev);
+	ustor_sched_unlock(bdev);
+	for (req = held; req != NULL; req = req->sched_next)
+		req->status = status;
+	/* They never reached the driver: counted here, callbacks unlocked. */
+	(void)ustor_sched_deliver(bdev, held, 1);
+}
+
 ustor_status ustor_block_set_policy(struct ustor_block_device *bdev,
 				    enum ustor_block_policy policy)
 {

@@ -476,6 +476,9 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 	/* The controller is stopped: whatever was still outstanding ends now,
 	 * with USTOR_ERR_SHUT_DOWN and its callback, never silently. */
 	ustor_nvme_io_fail_all(ctrl, USTOR_ERR_SHUT_DOWN);
+	/* And those the block layer held (USTOR_REQ_F_WAIT, a policy). */
+	for (i = 0; i < ctrl->nns && i < USTOR_NVME_MAX_NAMESPACES; i++)
+		ustor_block_sched_fail_all(&ctrl->ns[i].bdev, USTOR_ERR_SHUT_DOWN);
 	ustor_nvme_free_all(ctrl);
 	return st;
 }

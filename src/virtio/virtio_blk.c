@@ -474,6 +474,7 @@ static ustor_status ustor_vblk_get_id(struct ustor_virtio_blk *vb)
 	uint32_t spins = 0;
 	int legacy = vb->dev.legacy;
 	uint16_t head;
+	uint32_t resets;
 	char id[USTOR_VIRTIO_BLK_ID_BYTES];
 	size_t n;
 
@@ -505,8 +506,13 @@ static ustor_status ustor_vblk_get_id(struct ustor_virtio_blk *vb)
 	ustor_virtq_kick(&q->vq);
 
 	deadline = hal->now_ns(hal->ctx) + (uint64_t)vb->cfg.init_timeout_ms * 1000000u;
+	resets = vb->resets;
 	for (;;) {
 		vb->bdev.ops->poll(&vb->bdev, 0);
+		/* A recovery inside the poll freed the queue, `s` with it:
+		 * the request is gone, do not touch it (no serial then). */
+		if (vb->resets != resets)
+			return USTOR_ERR_TIMEOUT;
 		if (s->done || vb->state != USTOR_VBLK_STATE_READY)
 			break;
 		if (hal->now_ns(hal->ctx) >= deadline) {
@@ -761,6 +767,8 @@ ustor_status ustor_virtio_blk_shutdown(struct ustor_virtio_blk *vb)
 	/* Stopped: whatever was outstanding ends now, never silently. */
 	ustor_vblk_collect_all(vb, USTOR_ERR_SHUT_DOWN, &d);
 	(void)ustor_vblk_deliver(vb, d.head);
+	/* And those the block layer held (USTOR_REQ_F_WAIT, a policy). */
+	ustor_block_sched_fail_all(&vb->bdev, USTOR_ERR_SHUT_DOWN);
 	ustor_vblk_free_all(vb);
 	return USTOR_OK;
 }
