@@ -456,13 +456,6 @@ static int ncqe_one(const uint8_t *data, size_t size)
 		fprintf(stderr, "shutdown: %s\n", ustor_status_name(st));
 	for (i = 0; i < NCQE_NREQ; i++) {
 		FUZZ_ASSERT(x->r[i].done_calls <= 1);
-#ifndef FUZZ_STRICT_END
-		/* Known open case (tests/fuzz/known/nvme_cqe-active-after-
-		 * shutdown): with recovery merged a request can be left
-		 * active; checked only with -DFUZZ_STRICT_END until fixed. */
-		if (x->r[i].active)
-			continue;
-#endif
 		FUZZ_ASSERT(!x->r[i].active);
 	}
 	x->win->write32 = x->model_write32;
