@@ -438,10 +438,6 @@ static int ncqe_one(const uint8_t *data, size_t size)
 		for (i = 0; i < NCQE_NREQ; i++)
 			ncqe_cancel(x, &x->r[i]);
 	}
-#ifdef FUZZ_STRICT_STATS
-	/* Off by default: nvme_cqe finds a request whose statistics never end
-	 * (depth stays 1; tests/fuzz/known/nvme_cqe-stats-depth, see
-	 * docs/FUZZING.md). On again once that is fixed. */
 	if (x->stats_on && !(setup & 0x80u)) { /* nothing is in flight any more */
 		struct ustor_block_stats bs;
 
@@ -450,7 +446,6 @@ static int ncqe_one(const uint8_t *data, size_t size)
 			fprintf(stderr, "stats depth %u at the end\n", (unsigned)bs.depth);
 		FUZZ_ASSERT(bs.depth == 0);
 	}
-#endif
 	st = ustor_nvme_ctrl_shutdown(&x->ctrl);
 	if (getenv("FUZZ_DEBUG") != NULL)
 		fprintf(stderr, "shutdown: %s\n", ustor_status_name(st));
