@@ -53,6 +53,11 @@ help:
 	@echo "make test-qemu   the QEMU integration matrix (tests/qemu/run-all; -kernel, GRUB ISO BIOS/UEFI, irq, shell)"
 	@echo "make iso         GRUB rescue ISO of the example kernel (multiboot2), for USB sticks and real machines"
 	@echo "make kernel-shell  the example kernel's serial shell on this terminal"
+	@echo "make bench       benchmark kernel in the standard QEMU rig: uStor vs raw ceiling (docs/BENCHMARKS.md)"
+	@echo "make bench-compare  the same beside Linux + fio on the same devices, with ratios"
+	@echo "make soak        long write/read-verify soak on NVMe and virtio-blk (SOAK_SECS, SOAK_MB)"
+	@echo "make test-faults QEMU fault injection: EIO, throttle, hot removal, fail-all, read-only, power cut"
+	$(Q)for l in $(HELP_EXTRA); do echo "$$l"; done
 
 lib: $(LIBDIR)/libustor.a
 	$(Q)sh scripts/check-freestanding.sh $< $(NM_$(ARCH))
