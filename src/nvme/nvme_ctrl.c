@@ -476,7 +476,14 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 	if (ustor_nvme_disable(ctrl, 0) != USTOR_OK) {
 		USTOR_ERR(hal, "nvme%u: controller did not stop after shutdown; memory kept",
 			  (unsigned)ctrl->cfg.index);
-		return st != USTOR_OK ? st : USTOR_ERR_TIMEOUT;
+		st = st != USTOR_OK ? st : USTOR_ERR_TIMEOUT;
+		/* Queue memory stays, but no request is left without its
+		 * callback: they end with the reason (as a cancel after a
+		 * timeout, the device may still touch their buffers). */
+		ustor_nvme_io_fail_all(ctrl, st);
+		for (i = 0; i < ctrl->nns && i < USTOR_NVME_MAX_NAMESPACES; i++)
+			ustor_block_sched_fail_all(&ctrl->ns[i].bdev, st);
+		return st;
 	}
 	/* The controller is stopped: whatever was still outstanding ends now,
 	 * with USTOR_ERR_SHUT_DOWN and its callback, never silently. */
