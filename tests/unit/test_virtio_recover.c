@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "ustor/virtio_blk.h"
 #include "virtio_blk_model.h"
+#include "../../src/virtio/virtio_internal.h" /* ustor_vblk_queues_free */
 
 #define NREQ 8
 
@@ -289,6 +290,35 @@ static void test_gone_mid_io(void)
 	vfx_finish(&f);
 }
 
+/* The device vanishes with 8 requests in flight and nothing polled:
+ * shutdown cannot reset it (rings kept) but still ends all 8, each once,
+ * with DEVICE_GONE. */
+static void test_shutdown_of_gone_device_ends_all(void)
+{
+	struct vfx f;
+	struct treq r[NREQ];
+	struct tracker t;
+	uint8_t *buf;
+
+	vfx_setup(&f);
+	CHECK_OK(vfx_start(&f));
+	memset(&t, 0, sizeof(t));
+	buf = vfx_buf(&f, NREQ * 4096u);
+	f.m.stall_until_reset = 1;
+	submit_mixed(&f, r, &t, buf);
+	CHECK_EQ(t.done, 0);
+	f.m.gone = 1;
+	CHECK_ST(ustor_virtio_blk_shutdown(f.vb), USTOR_ERR_DEVICE_GONE);
+	check_mixed(&f, r, &t, USTOR_ERR_DEVICE_GONE);
+	CHECK(ustor_test_hal_log_contains(&f.h, "memory kept"));
+	/* The test owns the "device" too: free what the driver had to keep. */
+	f.m.gone = 0;
+	ustor_vblk_queues_free(f.vb);
+	if (f.vb->bounce != NULL)
+		f.h.hal.dma_free(f.h.hal.ctx, f.vb->bounce, f.vb->bounce_bytes);
+	vfx_finish(&f);
+}
+
 /* A device that never completes: one reset (the limit), the re-submitted
  * requests stall again, the device is given up: FATAL to each caller once. */
 static void test_reset_limit(void)
@@ -438,6 +468,7 @@ static void run_all(void)
 		RUN(test_stall_reset_resubmits);
 		RUN(test_needs_reset_recovers);
 		RUN(test_gone_mid_io);
+		RUN(test_shutdown_of_gone_device_ends_all);
 		RUN(test_reset_limit);
 		RUN(test_explicit_reset);
 		RUN(test_used_for_unpublished_chain);
