@@ -422,9 +422,14 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 	if (ctrl == NULL || ctrl->hal == NULL)
 		return USTOR_ERR_INVALID_ARG;
 	if (ctrl->state == USTOR_NVME_STATE_FAILED) {
-		/* Every request already ended; free memory only if the
-		 * controller was seen to stop (it may still write there). */
+		/* The driver's own requests ended when it failed; those the
+		 * block layer still holds (USTOR_REQ_F_WAIT) end now, with the
+		 * reason it failed. Free memory only if the controller was
+		 * seen to stop (it may still write there). */
 		ctrl->state = USTOR_NVME_STATE_SHUT_DOWN;
+		ustor_nvme_io_fail_all(ctrl, ctrl->failed_status);
+		for (i = 0; i < ctrl->nns && i < USTOR_NVME_MAX_NAMESPACES; i++)
+			ustor_block_sched_fail_all(&ctrl->ns[i].bdev, ctrl->failed_status);
 		if (!ctrl->stopped) /* once more: it may answer again */
 			ctrl->stopped = ustor_nvme_rd32(ctrl, USTOR_NVME_REG_CSTS) != 0xffffffffu &&
 					ustor_nvme_disable(ctrl, 0) == USTOR_OK;
@@ -471,7 +476,14 @@ ustor_status ustor_nvme_ctrl_shutdown(struct ustor_nvme_ctrl *ctrl)
 	if (ustor_nvme_disable(ctrl, 0) != USTOR_OK) {
 		USTOR_ERR(hal, "nvme%u: controller did not stop after shutdown; memory kept",
 			  (unsigned)ctrl->cfg.index);
-		return st != USTOR_OK ? st : USTOR_ERR_TIMEOUT;
+		st = st != USTOR_OK ? st : USTOR_ERR_TIMEOUT;
+		/* Queue memory stays, but no request is left without its
+		 * callback: they end with the reason (as a cancel after a
+		 * timeout, the device may still touch their buffers). */
+		ustor_nvme_io_fail_all(ctrl, st);
+		for (i = 0; i < ctrl->nns && i < USTOR_NVME_MAX_NAMESPACES; i++)
+			ustor_block_sched_fail_all(&ctrl->ns[i].bdev, st);
+		return st;
 	}
 	/* The controller is stopped: whatever was still outstanding ends now,
 	 * with USTOR_ERR_SHUT_DOWN and its callback, never silently. */

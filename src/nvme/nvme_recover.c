@@ -260,9 +260,10 @@ static void ustor_nvme_rec_queue(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
 		req->state = USTOR_REQ_STATE_ACTIVE;
 		req->in_flight = 0;
 		if (req->status != USTOR_OK) {
-			/* A command of it failed already: that is its answer. */
+			/* A command of it failed already: that is its answer
+			 * (finished: statistics count it, as every finish). */
 			req->left = 0;
-			ustor_nvme_done_add(&done, req);
+			ustor_nvme_finish(&done, req);
 		} else {
 			/* Idempotent: the whole request again from its first
 			 * block (a partly done write is simply written again). */
@@ -484,7 +485,7 @@ ustor_status ustor_nvme_recover(struct ustor_nvme_ctrl *ctrl, ustor_status cause
 				*pp = req->next_waiting;
 				req->status = b->unusable_reason;
 				req->left = 0;
-				ustor_nvme_done_add(&done, req);
+				ustor_nvme_finish(&done, req);
 				continue;
 			}
 			q->waiting_tail = req;

@@ -762,6 +762,12 @@ ustor_status ustor_virtio_blk_shutdown(struct ustor_virtio_blk *vb)
 	st = ustor_virtio_reset(&vb->dev, vb->cfg.init_timeout_ms);
 	if (st != USTOR_OK) {
 		USTOR_ERR(hal, "%s: device did not reset at shutdown; memory kept", vb->bdev.name);
+		/* Rings stay, but no request is left without its callback: they
+		 * end with the reason (as a cancel after a timeout, the device
+		 * may still touch their buffers). */
+		ustor_vblk_collect_all(vb, st, &d);
+		(void)ustor_vblk_deliver(vb, d.head);
+		ustor_block_sched_fail_all(&vb->bdev, st);
 		return st;
 	}
 	/* Stopped: whatever was outstanding ends now, never silently. */

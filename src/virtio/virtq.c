@@ -361,8 +361,9 @@ int ustor_virtq_get_used(struct ustor_virtq *vq, uint16_t *out_head, uint32_t *o
 	idx = ustor_virtio_r16(vq->legacy, *vq->used_idx);
 	if (idx == vq->last_used)
 		return USTOR_VIRTQ_USED_NONE;
-	/* The device can have returned at most what it holds. */
-	if ((uint16_t)(idx - vq->last_used) > ustor_virtq_in_flight(vq)) {
+	/* The device can have returned at most the chains it was shown
+	 * (published: a chain still behind F_MORE is not the device's). */
+	if ((uint16_t)(idx - vq->last_used) > (uint16_t)(vq->avail_published - vq->last_used)) {
 		vq->bad_used++;
 		return USTOR_VIRTQ_USED_BAD_ID;
 	}

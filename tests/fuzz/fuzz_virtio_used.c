@@ -317,17 +317,12 @@ static int vu_one(const uint8_t *data, size_t size)
 		for (i = 0; i < VU_NREQ; i++)
 			vu_cancel(x, &x->r[i]);
 	}
-#ifdef FUZZ_STRICT_STATS
-	/* Off by default: nvme_cqe finds a request whose statistics never end
-	 * (depth stays 1; tests/fuzz/known/nvme_cqe-stats-depth, see
-	 * docs/FUZZING.md). On again once that is fixed. */
 	if (x->stats_on && !(setup & 0x40u)) { /* nothing is in flight any more */
 		struct ustor_block_stats bs;
 
 		FUZZ_ASSERT(ustor_block_stats_get(x->bdev, USTOR_STATS_ALL, &bs) == USTOR_OK);
 		FUZZ_ASSERT(bs.depth == 0);
 	}
-#endif
 	st = ustor_virtio_blk_shutdown(&x->vb);
 	for (i = 0; i < VU_NREQ; i++)
 		FUZZ_ASSERT(!x->r[i].active && x->r[i].done_calls <= 1);

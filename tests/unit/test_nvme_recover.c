@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "../models/nvme_model_int.h"
+#include "../../src/nvme/nvme_internal.h" /* ustor_nvme_free_all */
 
 #define NREQ 16
 
@@ -596,6 +597,97 @@ static void test_cancel_then_reset(void)
 	fx_finish(&f);
 }
 
+/* The controller fails (max_resets 0) while the block layer still holds
+ * requests (USTOR_REQ_F_WAIT on a full queue) that no poll sent: shutdown
+ * of the FAILED controller ends them too, each once, with FATAL, instead
+ * of leaving them ACTIVE with no callback (fuzz finding, regress/nvme_cqe/
+ * active-after-shutdown). */
+static void test_fail_then_shutdown_ends_held(void)
+{
+	struct fixture f;
+	struct treq r[NREQ];
+	struct tracker t;
+	struct ustor_block_device *d;
+	uint8_t *buf;
+	unsigned i;
+
+	setup(&f);
+	f.cfg.max_resets = 0;
+	f.cfg.io_queue_depth = 4; /* 3 commands in flight, the rest held */
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	memset(&t, 0, sizeof(t));
+	buf = fx_buf(&f, NREQ * 4096u, 0, 0);
+	f.m.hold_commands = 1000;
+	for (i = 0; i < 6; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].t = &t;
+		r[i].idx = i;
+		r[i].req.op = USTOR_BLOCK_WRITE;
+		r[i].req.lba = i * 8u;
+		r[i].req.nblocks = 8;
+		r[i].req.buf = buf + i * 4096u;
+		r[i].req.flags = USTOR_REQ_F_WAIT;
+		r[i].req.done = on_done;
+		r[i].req.user = &r[i];
+		CHECK_OK(ustor_block_submit(d, &r[i].req));
+	}
+	CHECK_EQ(f.m.commands_held, 3);
+	CHECK_ST(ustor_nvme_ctrl_reset(f.ctrl), USTOR_ERR_FATAL);
+	CHECK_EQ(t.done, 3); /* the driver's own ended when it failed */
+	f.m.hold_commands = 0;
+	CHECK_ST(ustor_nvme_ctrl_shutdown(f.ctrl), USTOR_ERR_FATAL);
+	check_all(&f, &t, 6, USTOR_ERR_FATAL);
+	for (i = 0; i < 6; i++)
+		CHECK(r[i].req.state != USTOR_REQ_STATE_ACTIVE);
+	fx_finish(&f);
+}
+
+/* The device vanishes (all-ones) with 3 commands in flight and 3
+ * requests held by the block layer, and nothing polled: shutdown cannot
+ * stop it (memory kept) but still ends all 6, each once, with
+ * DEVICE_GONE. */
+static void test_shutdown_of_gone_device_ends_all(void)
+{
+	struct fixture f;
+	struct treq r[NREQ];
+	struct tracker t;
+	struct ustor_block_device *d;
+	uint8_t *buf;
+	unsigned i;
+
+	setup(&f);
+	f.cfg.io_queue_depth = 4;
+	f.cfg.shutdown_timeout_ms = 100;
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	memset(&t, 0, sizeof(t));
+	buf = fx_buf(&f, NREQ * 4096u, 0, 0);
+	f.m.hold_commands = 1000;
+	for (i = 0; i < 6; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].t = &t;
+		r[i].idx = i;
+		r[i].req.op = USTOR_BLOCK_WRITE;
+		r[i].req.lba = i * 8u;
+		r[i].req.nblocks = 8;
+		r[i].req.buf = buf + i * 4096u;
+		r[i].req.flags = USTOR_REQ_F_WAIT;
+		r[i].req.done = on_done;
+		r[i].req.user = &r[i];
+		CHECK_OK(ustor_block_submit(d, &r[i].req));
+	}
+	CHECK_EQ(f.m.commands_held, 3);
+	f.m.frozen = 1;
+	CHECK_ST(ustor_nvme_ctrl_shutdown(f.ctrl), USTOR_ERR_DEVICE_GONE);
+	check_all(&f, &t, 6, USTOR_ERR_DEVICE_GONE);
+	CHECK(ustor_test_hal_log_contains(&f.h, "memory kept"));
+	/* The test owns the "device" too: free what the driver had to keep. */
+	f.m.frozen = 0;
+	ustor_nvme_free_all(f.ctrl);
+	fx_finish(&f);
+}
+
 /* Recovery off (cmd_timeout_ms 0): no watchdog, no reset, no abort. */
 static void test_recovery_off(void)
 {
@@ -633,6 +725,8 @@ static void run_all(void)
 	RUN(test_hostile_identify_ns);
 	RUN(test_hostile_completions);
 	RUN(test_cancel_then_reset);
+	RUN(test_fail_then_shutdown_ends_held);
+	RUN(test_shutdown_of_gone_device_ends_all);
 	RUN(test_recovery_off);
 }
 

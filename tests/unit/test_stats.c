@@ -322,6 +322,64 @@ static void test_div64(void)
 	CHECK_EQ(ustor_muldiv_u64(1ull << 40, 1000000000u, 1ull << 30), 1000000000ull << 10);
 }
 
+static unsigned dnr_done_calls;
+static ustor_status dnr_done_status;
+
+static void dnr_done(struct ustor_block_req *req)
+{
+	dnr_done_calls++;
+	dnr_done_status = req->status;
+}
+
+/* NVMe, through the driver's hooks: a request of two chunks (MDTS 8 KiB)
+ * whose second chunk fails with DNR while the first hangs; a controller
+ * reset then finishes it with that error. It must leave the statistics
+ * (depth back to 0, one error), not stay counted in flight (fuzz finding,
+ * regress/nvme_cqe/stats-depth). */
+static void test_nvme_failed_chunk_then_reset(void)
+{
+	struct fixture f;
+	struct ustor_block_queue_stats mem[1];
+	struct ustor_block_stats st;
+	struct ustor_block_req r;
+	struct ustor_block_device *d;
+	uint32_t n;
+	uint8_t *buf;
+	int i;
+
+	fx_setup(&f);
+	f.mcfg.mdts = 1;
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	n = 16384u / d->block_size;
+	buf = fx_buf(&f, 16384, 0, 0);
+	CHECK_OK(ustor_block_stats_enable(d, mem, 1));
+	f.m.hold_commands = 1; /* the first chunk hangs */
+	f.m.inject[0] = (struct ustor_nvme_model_inject){ .qid = 1, .opcode = 0x02,
+		.status = USTOR_NVME_MODEL_STATUS(0, 0x06, 1), .count = 1 };
+	req_init(&r, USTOR_BLOCK_READ, n, 0);
+	r.buf = buf;
+	r.done = dnr_done;
+	dnr_done_calls = 0;
+	CHECK_OK(ustor_block_submit(d, &r));
+	for (i = 0; i < 10; i++)
+		(void)ustor_block_poll(d, 0);
+	CHECK_EQ(f.m.io_cmds[0x02], 2);
+	CHECK_EQ(f.m.commands_held, 1);
+	CHECK_EQ(dnr_done_calls, 0);
+	CHECK_EQ(mem[0].depth, 1);
+	CHECK_OK(ustor_nvme_ctrl_reset(f.ctrl));
+	(void)ustor_block_poll(d, 0);
+	CHECK_EQ(dnr_done_calls, 1);
+	CHECK_ST(dnr_done_status, USTOR_ERR_DEVICE);
+	CHECK_EQ(f.m.io_cmds[0x02], 2); /* DNR: not sent again */
+	CHECK_OK(ustor_block_stats_get(d, USTOR_STATS_ALL, &st));
+	CHECK_EQ(st.depth, 0);
+	CHECK_EQ(st.errors, 1);
+	CHECK_EQ(st.read_ops, 0);
+	fx_finish(&f);
+}
+
 static void run_all(void)
 {
 	RUN(test_off_by_default);
@@ -334,6 +392,7 @@ static void run_all(void)
 int main(void)
 {
 	RUN(test_div64);
+	RUN(test_nvme_failed_chunk_then_reset);
 	run_all();
 	use_virtio = 1;
 	run_all();

@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "ustor/virtio_blk.h"
 #include "virtio_blk_model.h"
+#include "../../src/virtio/virtio_internal.h" /* ustor_vblk_queues_free */
 
 #define NREQ 8
 
@@ -289,6 +290,35 @@ static void test_gone_mid_io(void)
 	vfx_finish(&f);
 }
 
+/* The device vanishes with 8 requests in flight and nothing polled:
+ * shutdown cannot reset it (rings kept) but still ends all 8, each once,
+ * with DEVICE_GONE. */
+static void test_shutdown_of_gone_device_ends_all(void)
+{
+	struct vfx f;
+	struct treq r[NREQ];
+	struct tracker t;
+	uint8_t *buf;
+
+	vfx_setup(&f);
+	CHECK_OK(vfx_start(&f));
+	memset(&t, 0, sizeof(t));
+	buf = vfx_buf(&f, NREQ * 4096u);
+	f.m.stall_until_reset = 1;
+	submit_mixed(&f, r, &t, buf);
+	CHECK_EQ(t.done, 0);
+	f.m.gone = 1;
+	CHECK_ST(ustor_virtio_blk_shutdown(f.vb), USTOR_ERR_DEVICE_GONE);
+	check_mixed(&f, r, &t, USTOR_ERR_DEVICE_GONE);
+	CHECK(ustor_test_hal_log_contains(&f.h, "memory kept"));
+	/* The test owns the "device" too: free what the driver had to keep. */
+	f.m.gone = 0;
+	ustor_vblk_queues_free(f.vb);
+	if (f.vb->bounce != NULL)
+		f.h.hal.dma_free(f.h.hal.ctx, f.vb->bounce, f.vb->bounce_bytes);
+	vfx_finish(&f);
+}
+
 /* A device that never completes: one reset (the limit), the re-submitted
  * requests stall again, the device is given up: FATAL to each caller once. */
 static void test_reset_limit(void)
@@ -343,6 +373,81 @@ static void test_explicit_reset(void)
 	vfx_finish(&f);
 }
 
+/* A value as the device writes it into the ring: little-endian, or the
+ * CPU's order on a legacy device. */
+static uint32_t dev32(const struct ustor_virtq *vq, uint32_t v)
+{
+	return vq->legacy ? v : ustor_cpu_to_le32(v);
+}
+
+static uint16_t dev16(const struct ustor_virtq *vq, uint16_t v)
+{
+	return vq->legacy ? v : ustor_cpu_to_le16(v);
+}
+
+/* A hostile device posts a used element for a chain the driver made
+ * available but has not published yet (USTOR_REQ_F_MORE, no kick): it
+ * cannot have seen it. Taking it would free the chain and let the driver
+ * run the available index more than a ring ahead of what the device
+ * consumed (fuzz finding, regress/virtio_used/avail-jump). The driver
+ * treats it as an impossible used element (as an id it never posted):
+ * the device is reset and the read ends once with BAD_DEVICE, never as
+ * if it had been done. Split ring only. */
+static void test_used_for_unpublished_chain(void)
+{
+	struct vfx f;
+	struct tracker t;
+	struct treq r;
+	struct ustor_virtq *vq;
+	uint8_t *buf;
+	uint8_t expect[4096];
+	uint64_t requests0;
+	uint16_t head, i;
+
+	if (cur_packed)
+		return;
+	vfx_setup(&f);
+	CHECK_OK(vfx_start(&f));
+	buf = vfx_buf(&f, 4096);
+	prefill(&f);
+	vq = &f.vb->q[0].vq;
+	requests0 = f.m.requests;
+	memset(&t, 0, sizeof(t));
+	memset(&r, 0, sizeof(r));
+	r.t = &t;
+	r.req.op = USTOR_BLOCK_READ;
+	r.req.lba = 512;
+	r.req.nblocks = 8;
+	r.req.buf = buf;
+	r.req.flags = USTOR_REQ_F_MORE;
+	r.req.done = on_done;
+	r.req.user = &r;
+	CHECK_OK(ustor_block_submit(f.d, &r.req));
+	CHECK(vq->avail_shadow != vq->avail_published); /* not shown to the device */
+	head = vq->size;
+	for (i = 0; i < vq->size; i++)
+		if (vq->heads[i].ndesc != 0)
+			head = i;
+	CHECK(head < vq->size);
+	if (head < vq->size) {
+		vq->used_ring[vq->last_used & vq->mask].id = dev32(vq, head);
+		vq->used_ring[vq->last_used & vq->mask].len = dev32(vq, 4096u + 1u);
+		*vq->used_idx = dev16(vq, (uint16_t)(vq->last_used + 1u));
+	}
+	for (i = 0; i < 100 && t.done == 0; i++)
+		(void)ustor_block_poll(f.d, 0);
+	CHECK_EQ(t.done, 1);
+	CHECK_EQ(t.calls[0], 1);
+	CHECK_ST(t.status[0], USTOR_ERR_BAD_DEVICE);
+	CHECK(ustor_test_hal_log_contains(&f.h, "not a posted chain"));
+	CHECK_EQ(f.m.requests, requests0); /* the device never saw the read */
+	fx_pattern(expect, 4096, 512, 512, 0x77);
+	CHECK(memcmp(buf, expect, 4096) != 0); /* and nothing was read */
+	CHECK_ST(ustor_block_read(f.d, 512, 8, buf), USTOR_ERR_BAD_DEVICE);
+	(void)ustor_virtio_blk_shutdown(f.vb);
+	vfx_finish(&f);
+}
+
 static void run_all(void)
 {
 	static const struct {
@@ -363,8 +468,10 @@ static void run_all(void)
 		RUN(test_stall_reset_resubmits);
 		RUN(test_needs_reset_recovers);
 		RUN(test_gone_mid_io);
+		RUN(test_shutdown_of_gone_device_ends_all);
 		RUN(test_reset_limit);
 		RUN(test_explicit_reset);
+		RUN(test_used_for_unpublished_chain);
 	}
 }
 
