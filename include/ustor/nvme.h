@@ -263,14 +263,15 @@ struct ustor_nvme_queue {
 	void *bookkeeping;              /* slots + free_ids allocation */
 	uint32_t bookkeeping_bytes;
 	uint32_t prp_pool_bytes;
-	/* Watchdog (nvme_recover.c): commands are stamped with wd_epoch, which
-	 * advances every cmd_timeout_ms / 4 while commands are in flight. */
+	/* Watchdog (nvme_recover.c): commands are stamped with wd_epoch (fast
+	 * path ones by the first tick that sees them), which advances every
+	 * cmd_timeout_ms / 4 while commands are in flight. */
 	uint16_t wd_epoch;              /* 16 bits: ages are compared modulo 2^16 */
 	uint16_t wd_abort_epoch;        /* epoch the last aborts were sent in */
 	uint64_t wd_next_ns;            /* next epoch tick */
 	uint16_t wd_cq_head;            /* CQ head at the last tick (progress check) */
 	uint8_t wd_aborting;            /* aborts sent for overdue commands */
-	uint8_t wd_polls;               /* polls since the last check (every 256th checks) */
+	uint8_t rsvd_wd8;
 	uint16_t ndelayed;              /* slots holding a delayed retry */
 	uint16_t rsvd_wd;
 };

@@ -65,6 +65,8 @@ struct ustor_sqcq {
 #define USTOR_SQCQ_F_LOCK 0x02u  /* hal->lock or unlock set: the owner locks around the ring */
 #define USTOR_SQCQ_F_SHADOW 0x04u /* shadow doorbells: write the shadow dword, ring the
 				   * MMIO doorbell only when the EventIdx test says so */
+#define USTOR_SQCQ_F_WRAPPED 0x08u /* set when the CQ head wraps; the owner clears it
+				    * (a periodic event that costs the hot path nothing) */
 #define USTOR_SQCQ_F_OWNER3 0x20u /* the ring's owner's own, like F_OWNER */
 #define USTOR_SQCQ_F_OWNER2 0x40u /* the ring's owner's own, like F_OWNER */
 #define USTOR_SQCQ_F_OWNER 0x80u /* the ring's owner's own (set, cleared, never read here) */
@@ -274,6 +276,7 @@ static inline void ustor_sqcq_pop(struct ustor_sqcq *q, uint16_t sqhd)
 	if (++q->cq_head == q->depth) {
 		q->cq_head = 0;
 		q->cq_phase ^= 1u;
+		q->flags |= USTOR_SQCQ_F_WRAPPED;
 	}
 	q->cq_seen++;
 }

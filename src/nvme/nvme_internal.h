@@ -43,6 +43,12 @@
 /* A BLOCK chunk that failed transiently and waits (slot->stamp is its due
  * time) before it is sent again: CRD or Namespace Not Ready. */
 #define USTOR_NVME_SLOT_DELAYED 5
+/* A ONE command the watchdog has seen in flight: the fast path stores no
+ * time at issue; the first epoch tick that finds a ONE slot makes it
+ * ONE_AGED, stamped with the epoch before (it was issued after the last
+ * tick), which is what a stamp at issue would have said. Otherwise it is
+ * a ONE (its completion takes the general path). */
+#define USTOR_NVME_SLOT_ONE_AGED 6
 
 /*
  * The queue's own bit in q->ring.flags: requests may be waiting to be

@@ -289,7 +289,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 	struct ustor_nvme_slot *s = &q->slots[idx];
 	struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
 
-	if (s->kind == USTOR_NVME_SLOT_ONE)
+	if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_ONE_AGED)
 		ustor_nvme_io_expand_one(ctrl, s, req);
 	if (USTOR_NVME_STATUS_FAILED(status)) {
 		if (!USTOR_NVME_STATUS_DNR(status) && s->retries_left > 0) {
@@ -518,8 +518,7 @@ static USTOR_ALWAYS_INLINE ustor_status ustor_nvme_submit_one(struct ustor_nvme_
 	 * op ^ 3. */
 	e->cdw0 = ustor_cpu_to_le32(((uint32_t)ustor_nvme_cid(q, (unsigned)idx) << 16) ^ 3u ^ req->op);
 	q->slots[idx].owner = req;
-	q->slots[idx].kind = USTOR_NVME_SLOT_ONE;
-	q->slots[idx].stamp = q->wd_epoch;
+	q->slots[idx].kind = USTOR_NVME_SLOT_ONE; /* no stamp: see USTOR_NVME_SLOT_ONE_AGED */
 	req->state = USTOR_REQ_STATE_ACTIVE;
 	if (flags & USTOR_NVME_SUBMIT_STATS) {
 		q->ring.flags |= USTOR_NVME_QF_STATS; /* its completion is counted too */
@@ -585,7 +584,9 @@ static ustor_status ustor_nvme_ns_submit(struct ustor_block_device *bdev,
 		return ustor_nvme_ns_submit_slow(bdev, req);
 	req->drv = ns;
 	/* USTOR_REQ_F_MORE (batching) and statistics take the general copy
-	 * too, so the plain one has neither decision to make. */
+	 * too, so the plain one has neither decision to make. (One with the
+	 * watchdog's USTOR_SQCQ_F_WRAPPED set goes that way too: once per
+	 * CQ wrap.) */
 	if (USTOR_UNLIKELY(q->ring.flags != 0 || (req->flags & USTOR_REQ_F_MORE) != 0 ||
 			   bdev->sched.stats != NULL))
 		return ustor_nvme_ns_submit_flags(bdev, q, req, len, end);
@@ -738,8 +739,8 @@ void ustor_nvme_io_fail_all(struct ustor_nvme_ctrl *ctrl, ustor_status status)
 		for (j = 0; j + 1u < q->ring.depth; j++) {
 			struct ustor_nvme_slot *s = &q->slots[j];
 
-			if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_BLOCK ||
-			    s->kind == USTOR_NVME_SLOT_DELAYED)
+			if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_ONE_AGED ||
+			    s->kind == USTOR_NVME_SLOT_BLOCK || s->kind == USTOR_NVME_SLOT_DELAYED)
 				ustor_nvme_io_collect(&d, (struct ustor_block_req *)s->owner, status, 0);
 			s->owner = NULL;
 		}

@@ -107,6 +107,7 @@ static USTOR_NOINLINE unsigned ustor_nvme_cpl_other(struct ustor_nvme_ctrl *ctrl
 	switch (s->kind) {
 	case USTOR_NVME_SLOT_BLOCK:
 	case USTOR_NVME_SLOT_ONE:
+	case USTOR_NVME_SLOT_ONE_AGED:
 		return (unsigned)ustor_nvme_io_complete(ctrl, q, idx, status, done);
 	case USTOR_NVME_SLOT_RAW: {
 		struct ustor_nvme_raw *raw = (struct ustor_nvme_raw *)s->owner;
@@ -237,9 +238,15 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 	const struct ustor_hal *hal = ctrl->hal;
 	struct ustor_nvme_done done;
 	struct ustor_block_req *req;
+	uint32_t wrapped;
 	unsigned n;
 
 	ustor_nvme_lock(hal, q);
+	/* The CQ wrapped since the last look (ustor_sqcq_pop): time for the
+	 * watchdog even if every poll finds completions. Read and cleared
+	 * under the lock, so no wrap goes unseen. */
+	wrapped = q->ring.flags & USTOR_SQCQ_F_WRAPPED;
+	q->ring.flags &= (uint8_t)~USTOR_SQCQ_F_WRAPPED;
 	/* A doorbell USTOR_REQ_F_MORE deferred (the caller never kicked):
 	 * ring it now, or those commands would never start. */
 	ustor_sqcq_ring_sq(&q->ring);
@@ -282,6 +289,10 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 			fn(req);
 		req = next;
 	}
+	/* Deadlines and delayed retries: on an empty poll, and whenever the
+	 * CQ wrapped, so one stuck command among busy ones is still seen. */
+	if (n == 0 || wrapped != 0)
+		ustor_nvme_watchdog(ctrl, q);
 	return n;
 }
 
@@ -303,26 +314,59 @@ static USTOR_ALWAYS_INLINE unsigned ustor_nvme_queue_poll_plain(struct ustor_nvm
 	uint32_t budget = (uint32_t)q->ring.depth - 1u - q->nfree; /* slots in use */
 	unsigned n = 0;
 
-	while (budget != 0 && (e = ustor_sqcq_peek_flags(&q->ring, 0)) != NULL) {
-		struct ustor_block_req *req;
-		ustor_block_done_fn fn;
+	/* An empty poll (nothing in flight, or nothing new) is the watchdog's
+	 * turn (deadlines, delayed retries, a reset asked for). The tests sit
+	 * on the exits a busy poll does not take (at QD1 the pass ends on
+	 * its budget), so it pays nothing for them. A CQ that wraps sets
+	 * USTOR_SQCQ_F_WRAPPED, which sends the next poll the general way,
+	 * which runs the watchdog too. */
+	if (USTOR_LIKELY(budget != 0)) {
+		while ((e = ustor_sqcq_peek_flags(&q->ring, 0)) != NULL) {
+			struct ustor_block_req *req;
+			ustor_block_done_fn fn;
 
-		budget--;
-		if (USTOR_UNLIKELY(!ustor_nvme_reap_one(q, e, &req))) {
-			req = ustor_nvme_reap_other(ctrl, q, e);
-			if (req == NULL)
-				continue;
-		}
-		n++;
-		fn = req->done; /* loaded first: req may be gone once DONE */
-		req->state = USTOR_REQ_STATE_DONE;
-		if (fn != NULL) {
-			fn(req);
-			if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
+			budget--;
+			if (USTOR_UNLIKELY(!ustor_nvme_reap_one(q, e, &req))) {
+				req = ustor_nvme_reap_other(ctrl, q, e);
+				if (req == NULL)
+					goto next;
+			}
+			n++;
+			fn = req->done; /* loaded first: req may be gone once DONE */
+			req->state = USTOR_REQ_STATE_DONE;
+			if (fn != NULL) {
+				fn(req);
+				if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
+					return n;
+			}
+next:
+			if (budget == 0) {
+				ustor_sqcq_ring_cq(&q->ring, 0);
 				return n;
+			}
 		}
+		ustor_sqcq_ring_cq(&q->ring, 0);
+		if (USTOR_LIKELY(n != 0))
+			return n;
 	}
-	ustor_sqcq_ring_cq(&q->ring, 0);
+	ustor_nvme_watchdog(ctrl, q);
+	return 0;
+}
+
+/*
+ * Poll a queue whose only flag is USTOR_SQCQ_F_WRAPPED (no lock: one CPU):
+ * the plain poll, then the watchdog's turn (the plain poll took it already
+ * if it found nothing).
+ */
+static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_wrapped(struct ustor_nvme_ctrl *ctrl,
+							     struct ustor_nvme_queue *q)
+{
+	unsigned n;
+
+	q->ring.flags &= (uint8_t)~USTOR_SQCQ_F_WRAPPED;
+	n = ustor_nvme_queue_poll_plain(ctrl, q);
+	if (n != 0)
+		ustor_nvme_watchdog(ctrl, q);
 	return n;
 }
 
@@ -331,7 +375,6 @@ unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
 	struct ustor_nvme_ctrl *ctrl = ustor_nvme_bdev_ns(bdev)->ctrl;
 	struct ustor_nvme_queue *q;
 	uint32_t flags;
-	unsigned n;
 
 	if (USTOR_UNLIKELY(ctrl->state != USTOR_NVME_STATE_READY))
 		return 0;
@@ -339,15 +382,14 @@ unsigned ustor_nvme_ns_poll(struct ustor_block_device *bdev, uint16_t queue)
 	/* The HAL does not change while the queue lives: its flags are read
 	 * once, here. */
 	flags = q->ring.flags;
-	if (USTOR_UNLIKELY(flags != 0))
-		n = ustor_nvme_queue_poll_flags(ctrl, q, flags);
-	else
-		n = ustor_nvme_queue_poll_plain(ctrl, q);
-	/* Deadlines and delayed retries: on an empty poll, and on every
-	 * 256th, so one stuck command among busy ones is still seen. */
-	if (USTOR_UNLIKELY(n == 0 || ++q->wd_polls == 0))
-		ustor_nvme_watchdog(ctrl, q);
-	return n;
+	/* Both run the watchdog on an empty poll; the general one also after
+	 * the CQ wrapped (USTOR_SQCQ_F_WRAPPED). */
+	if (USTOR_UNLIKELY(flags != 0)) {
+		if (flags == USTOR_SQCQ_F_WRAPPED)
+			return ustor_nvme_queue_poll_wrapped(ctrl, q);
+		return ustor_nvme_queue_poll_flags(ctrl, q, flags);
+	}
+	return ustor_nvme_queue_poll_plain(ctrl, q);
 }
 
 ustor_status ustor_nvme_exec(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *q,

@@ -5,9 +5,11 @@
  * status and surprise removal, delayed retries (CRD, Namespace Not Ready).
  *
  * Deadlines cost no MMIO and no clock read per I/O: a command records the
- * queue's epoch when it is issued; the epoch advances every
+ * queue's epoch when it is issued (a fast-path ONE command is stamped by
+ * the first epoch tick that finds it instead, with the epoch before: the
+ * same value, and no store per I/O); the epoch advances every
  * cmd_timeout_ms / 4 while commands are in flight (checked on empty polls
- * and every 256th poll), and a command older than 4 epochs is overdue: in
+ * and after each wrap of the CQ), and a command older than 4 epochs is overdue: in
  * flight for at least cmd_timeout_ms and at most 1.25 times that plus the
  * gap between polls. A deadline is never reached early.
  */
@@ -128,11 +130,17 @@ void ustor_nvme_watchdog(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue *
 	progress = q->ring.cq_head != q->wd_cq_head;
 	q->wd_cq_head = q->ring.cq_head;
 	for (j = 0; j + 1u < q->ring.depth; j++) {
-		const struct ustor_nvme_slot *s = &q->slots[j];
+		struct ustor_nvme_slot *s = &q->slots[j];
 
 		if (s->kind == USTOR_NVME_SLOT_FREE || s->kind == USTOR_NVME_SLOT_DELAYED)
 			continue;
 		inflight++;
+		/* A ONE command was not here at the last tick (it would be
+		 * ONE_AGED): issued during the epoch that just ended. */
+		if (s->kind == USTOR_NVME_SLOT_ONE) {
+			s->kind = USTOR_NVME_SLOT_ONE_AGED;
+			s->stamp = (uint16_t)(q->wd_epoch - 1u);
+		}
 		if ((uint16_t)(q->wd_epoch - s->stamp) > USTOR_NVME_WD_EPOCHS &&
 		    noverdue < USTOR_NVME_WD_MAX_ABORTS)
 			overdue[noverdue++] = ustor_nvme_cid(q, j);
@@ -220,6 +228,7 @@ static void ustor_nvme_rec_queue(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme
 
 		switch (s->kind) {
 		case USTOR_NVME_SLOT_ONE:
+		case USTOR_NVME_SLOT_ONE_AGED:
 		case USTOR_NVME_SLOT_BLOCK:
 		case USTOR_NVME_SLOT_DELAYED:
 			ustor_nvme_rec_take(&redo, (struct ustor_block_req *)s->owner);
