@@ -137,6 +137,110 @@ static void test_abort_works(void)
 	fx_finish(&f);
 }
 
+/* A hung fast-path read on a busy queue: every poll completes a write, so
+ * no poll is ever empty; the CQ wrapping still gives the watchdog its
+ * turn, and the read is aborted after its deadline, not much later. */
+static void test_hung_read_on_busy_queue(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	struct ustor_block_req rd, wr;
+	uint8_t *w, *r;
+	uint64_t t0;
+	unsigned polls = 0;
+
+	setup(&f);
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	w = fx_buf(&f, 4096, 0, 0);
+	r = fx_buf(&f, 4096, 0, 0);
+	fx_pattern(w, 4096, 100, 512, 9);
+	CHECK_OK(ustor_block_write(d, 100, 8, w));
+	f.m.hold_commands = 1;
+	f.m.hold_opcode = 0x02;
+	memset(&rd, 0, sizeof(rd));
+	rd.op = USTOR_BLOCK_READ;
+	rd.lba = 100;
+	rd.nblocks = 8;
+	rd.buf = r;
+	CHECK_OK(ustor_block_submit(d, &rd));
+	t0 = ustor_test_hal_time(&f.h);
+	while (rd.state != USTOR_REQ_STATE_DONE && polls < 100000) {
+		memset(&wr, 0, sizeof(wr));
+		wr.op = USTOR_BLOCK_WRITE;
+		wr.lba = 200;
+		wr.nblocks = 8;
+		wr.buf = w;
+		CHECK_OK(ustor_block_submit(d, &wr));
+		CHECK(ustor_block_poll(d, 0) != 0); /* never an empty poll */
+		while (wr.state != USTOR_REQ_STATE_DONE)
+			CHECK(ustor_block_poll(d, 0) != 0);
+		CHECK_ST(wr.status, USTOR_OK);
+		ustor_test_hal_advance(&f.h, 1000000ull);
+		polls++;
+	}
+	CHECK(rd.state == USTOR_REQ_STATE_DONE);
+	CHECK_ST(rd.status, USTOR_OK);
+	CHECK(memcmp(r, w, 4096) == 0);
+	CHECK(ustor_test_hal_time(&f.h) - t0 >= 1000000000ull); /* not before the deadline */
+	/* 1.25 deadlines plus the gap between wraps (depth polls of 1 ms). */
+	CHECK(ustor_test_hal_time(&f.h) - t0 <
+	      1250000000ull + (uint64_t)f.ctrl->io[0].ring.depth * 1000000ull);
+	CHECK_EQ(f.m.commands_aborted, 1);
+	CHECK_EQ(f.ctrl->resets, 0);
+	fx_finish(&f);
+}
+
+/* A fast-path command the watchdog saw in flight (ONE_AGED, stamped with
+ * the epoch before the tick) that then completes normally: the caller
+ * gets its data, nothing is aborted. */
+static void test_aged_fast_command_completes(void)
+{
+	struct fixture f;
+	struct ustor_block_device *d;
+	struct ustor_block_req rd;
+	struct ustor_nvme_queue *q;
+	uint8_t *w, *r;
+	uint16_t epoch;
+	unsigned i, aged = 0;
+
+	setup(&f);
+	CHECK_OK(fx_start(&f));
+	d = ustor_nvme_ns_bdev(f.ctrl, 0);
+	q = &f.ctrl->io[0];
+	w = fx_buf(&f, 4096, 0, 0);
+	r = fx_buf(&f, 4096, 0, 0);
+	fx_pattern(w, 4096, 300, 512, 3);
+	CHECK_OK(ustor_block_write(d, 300, 8, w));
+	memset(&rd, 0, sizeof(rd));
+	rd.op = USTOR_BLOCK_READ;
+	rd.lba = 300;
+	rd.nblocks = 8;
+	rd.buf = r;
+	CHECK_OK(ustor_block_submit(d, &rd));
+	/* In flight (its completion not yet reaped) when an epoch ends. */
+	ustor_test_hal_advance(&f.h, 2000000000ull);
+	epoch = q->wd_epoch;
+	ustor_nvme_watchdog(f.ctrl, q);
+	CHECK_EQ(q->wd_epoch, (uint16_t)(epoch + 1u));
+	for (i = 0; i + 1u < q->ring.depth; i++) {
+		if (q->slots[i].kind == USTOR_NVME_SLOT_ONE_AGED) {
+			aged++;
+			CHECK_EQ(q->slots[i].stamp, epoch); /* the epoch it was issued in */
+		}
+		CHECK(q->slots[i].kind != USTOR_NVME_SLOT_ONE);
+	}
+	CHECK_EQ(aged, 1);
+	while (rd.state != USTOR_REQ_STATE_DONE)
+		CHECK(ustor_block_poll(d, 0) != 0);
+	CHECK_ST(rd.status, USTOR_OK);
+	CHECK(memcmp(r, w, 4096) == 0);
+	CHECK_EQ(f.m.commands_aborted, 0);
+	CHECK_EQ(f.ctrl->aborts, 0);
+	CHECK_EQ(q->nfree + 1u, q->ring.depth);
+	fx_finish(&f);
+}
+
 /* Four of sixteen writes hang and their Aborts are ignored: a reset, the
  * four re-submitted, every write on disk, every callback once with OK. */
 static void test_abort_ignored_reset_resubmits(void)
@@ -709,6 +813,8 @@ static void test_recovery_off(void)
 static void run_all(void)
 {
 	RUN(test_abort_works);
+	RUN(test_hung_read_on_busy_queue);
+	RUN(test_aged_fast_command_completes);
 	RUN(test_abort_ignored_reset_resubmits);
 	RUN(test_reset_restores_all_queues);
 	RUN(test_reset_with_shadow_doorbells);
