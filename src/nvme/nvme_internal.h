@@ -49,6 +49,13 @@
  * tick), which is what a stamp at issue would have said. Otherwise it is
  * a ONE (its completion takes the general path). */
 #define USTOR_NVME_SLOT_ONE_AGED 6
+/* ONE or ONE_AGED, in one mask and compare (they differ in bit 1 only). */
+_Static_assert((USTOR_NVME_SLOT_ONE_AGED & ~2u) == USTOR_NVME_SLOT_ONE &&
+		       (USTOR_NVME_SLOT_DELAYED & ~2u) != USTOR_NVME_SLOT_ONE &&
+		       (USTOR_NVME_SLOT_BLOCK & ~2u) != USTOR_NVME_SLOT_ONE &&
+		       (USTOR_NVME_SLOT_ABANDONED & ~2u) != USTOR_NVME_SLOT_ONE,
+	       "slot kinds ONE and ONE_AGED");
+#define USTOR_NVME_SLOT_IS_ONE(kind) (((unsigned)(kind) & ~2u) == USTOR_NVME_SLOT_ONE)
 
 /*
  * The queue's own bit in q->ring.flags: requests may be waiting to be

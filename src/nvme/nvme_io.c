@@ -289,7 +289,7 @@ int ustor_nvme_io_complete(struct ustor_nvme_ctrl *ctrl, struct ustor_nvme_queue
 	struct ustor_nvme_slot *s = &q->slots[idx];
 	struct ustor_block_req *req = (struct ustor_block_req *)s->owner;
 
-	if (s->kind == USTOR_NVME_SLOT_ONE || s->kind == USTOR_NVME_SLOT_ONE_AGED)
+	if (USTOR_NVME_SLOT_IS_ONE(s->kind))
 		ustor_nvme_io_expand_one(ctrl, s, req);
 	if (USTOR_NVME_STATUS_FAILED(status)) {
 		if (!USTOR_NVME_STATUS_DNR(status) && s->retries_left > 0) {

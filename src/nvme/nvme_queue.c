@@ -243,10 +243,12 @@ static USTOR_NOINLINE unsigned ustor_nvme_queue_poll_flags(struct ustor_nvme_ctr
 
 	ustor_nvme_lock(hal, q);
 	/* The CQ wrapped since the last look (ustor_sqcq_pop): time for the
-	 * watchdog even if every poll finds completions. Read and cleared
-	 * under the lock, so no wrap goes unseen. */
-	wrapped = q->ring.flags & USTOR_SQCQ_F_WRAPPED;
-	q->ring.flags &= (uint8_t)~USTOR_SQCQ_F_WRAPPED;
+	 * watchdog even if every poll finds completions. Cleared under the
+	 * lock; a wrap another CPU flags after `flags` was read stays set for
+	 * the next poll. */
+	wrapped = flags & USTOR_SQCQ_F_WRAPPED;
+	if (wrapped != 0)
+		q->ring.flags &= (uint8_t)~USTOR_SQCQ_F_WRAPPED;
 	/* A doorbell USTOR_REQ_F_MORE deferred (the caller never kicked):
 	 * ring it now, or those commands would never start. */
 	ustor_sqcq_ring_sq(&q->ring);
