@@ -202,7 +202,7 @@ for vd in $(sed -n 's/^USTOR-TEST \(vblk[0-9]*\) init .*/\1/p' "$log"); do
 				-e 's/original contents restored/original restored/')"
 	done
 	echo
-	echo "  Completions     polled (uStor's virtio-blk sets up no MSI-X vectors)"
+	echo "  Completions     polled (the demo boots without irq=1; with it, MSI-X per virtqueue)"
 	echo "  Shutdown        $(detail "$vd" shutdown)"
 	echo
 	echo "  Throughput (queue depth 1, random 4 KiB reads for 1 s, emulated by QEMU TCG)"
